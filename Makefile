@@ -1,0 +1,35 @@
+# routerha: `make demo` runs the built-in lab, `make test` runs every test.
+# Both set up what they need on a fresh Debian 12 machine (as root): the Debian
+# packages (scripts/install-system-packages) and a virtual environment in .venv.
+
+PYTHON ?= /usr/bin/python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test lint unit demo clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements-dev.txt pyproject.toml scripts/install-system-packages
+	scripts/install-system-packages
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/python -m pytest
+
+unit: setup
+	$(BIN)/python -m pytest tests/machine tests/wire tests/model
+
+demo: setup
+	$(BIN)/python demo/simulated_pair.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

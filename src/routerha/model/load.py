@@ -1,0 +1,402 @@
+"""Build the data model from plain data (parsed JSON, role variables).
+
+Every problem is collected with the key path it concerns (``vrrp.groups.LAN.vrid``)
+and raised together as one ConfigError, so an operator fixes a file in one pass.
+Unknown keys are errors: a misspelt ``preempt_dealy`` must not silently do nothing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from typing import Any, Callable, TypeVar
+
+from routerha.errors import ConfigError
+from routerha.model.vrrp import (
+    OWNER_PRIORITY,
+    PASSWORD_OCTETS,
+    Authentication,
+    AuthType,
+    Config,
+    Garp,
+    HealthCheck,
+    SyncGroup,
+    Track,
+    TrackedInterface,
+    TransitionScripts,
+    VrrpGroup,
+)
+
+T = TypeVar("T")
+
+#: VRRPv3's advertisement interval is a 12-bit count of centiseconds.
+V3_MAX_INTERVAL_CS = 4095
+#: Beyond this transition scripts and health checks are pointless, and typos likely.
+MAX_CHECK_INTERVAL = 86400
+
+
+class _Problems:
+    """Collects (path, reason) pairs while a tree is read."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str]] = []
+
+    def add(self, path: str, why: str) -> None:
+        self.items.append((path, why))
+
+
+class _Node:
+    """A mapping being read, with its path; records unknown keys and type errors."""
+
+    def __init__(self, data: Any, path: str, problems: _Problems) -> None:
+        self.path = path
+        self.problems = problems
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            problems.add(path, f"must be a mapping, not {type(data).__name__}")
+            data = {}
+        self.data: dict[str, Any] = data
+        self.seen: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def get(self, name: str, default: Any = None) -> Any:
+        self.seen.add(name)
+        return self.data.get(name, default)
+
+    def child(self, name: str) -> _Node:
+        return _Node(self.get(name), self.key(name), self.problems)
+
+    def finish(self) -> None:
+        for name in sorted(set(self.data) - self.seen):
+            self.problems.add(self.key(name), "unknown key")
+
+    # Typed readers: each returns the default (and records why) when the value is bad.
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.get(name, default)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.problems.add(self.key(name), f"must be true or false, not {value!r}")
+            return default
+        return value
+
+    def integer(self, name: str, default: int | None, low: int, high: int) -> int | None:
+        value = self.get(name, default)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problems.add(self.key(name), f"must be a whole number, not {value!r}")
+            return default
+        if not low <= value <= high:
+            self.problems.add(self.key(name), f"{value} is outside {low}..{high}")
+            return default
+        return value
+
+    def number(self, name: str, default: float, low: float, high: float) -> float:
+        value = self.get(name, default)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+            self.problems.add(self.key(name), f"must be a number, not {value!r}")
+            return default
+        if not low <= value <= high:
+            self.problems.add(self.key(name), f"{value} is outside {low}..{high}")
+            return default
+        return float(value)
+
+    def string(self, name: str, default: str | None = None) -> str | None:
+        value = self.get(name, default)
+        if value is None:
+            return default
+        if not isinstance(value, str) or not value:
+            self.problems.add(self.key(name), f"must be a non-empty string, not {value!r}")
+            return default
+        return value
+
+    def listing(self, name: str) -> list[Any]:
+        value = self.get(name, [])
+        if value is None:
+            return []
+        if isinstance(value, (str, dict)) or not isinstance(value, list):
+            self.problems.add(self.key(name), f"must be a list, not {type(value).__name__}")
+            return []
+        return value
+
+    def parsed_list(self, name: str, parse: Callable[[Any], T], what: str) -> tuple[T, ...]:
+        out = []
+        for i, item in enumerate(self.listing(name)):
+            try:
+                out.append(parse(item))
+            except (TypeError, ValueError):
+                self.problems.add(f"{self.key(name)}[{i}]", f"{item!r} is not {what}")
+        return tuple(out)
+
+    def address(self, name: str) -> Any | None:
+        value = self.get(name)
+        if value is None:
+            return None
+        try:
+            return ipaddress.ip_address(value)
+        except ValueError:
+            self.problems.add(self.key(name), f"{value!r} is not an IP address")
+            return None
+
+
+def _interface(value: Any) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return ipaddress.ip_interface(value)
+
+
+def _ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return ipaddress.ip_address(value)
+
+
+def _password(node: _Node, name: str) -> str | None:
+    value = node.string(name)
+    if value is not None and len(value.encode()) > PASSWORD_OCTETS:
+        node.problems.add(
+            node.key(name),
+            f"is {len(value.encode())} octets; VRRPv2 carries at most {PASSWORD_OCTETS} "
+            "(it would be truncated, and routers that truncate differently would flap)",
+        )
+    return value
+
+
+def _authentication(node: _Node) -> Authentication | None:
+    if not node.data:
+        node.finish()
+        return None
+    kind = node.string("type")
+    password = _password(node, "password")
+    accept = []
+    for i, item in enumerate(node.listing("accept")):
+        if not isinstance(item, str) or not item:
+            node.problems.add(f"{node.key('accept')}[{i}]", "must be a non-empty string")
+        elif len(item.encode()) > PASSWORD_OCTETS:
+            node.problems.add(f"{node.key('accept')}[{i}]", f"is over {PASSWORD_OCTETS} octets")
+        else:
+            accept.append(item)
+    node.finish()
+    try:
+        auth_type = AuthType(kind)
+    except ValueError:
+        node.problems.add(node.key("type"), "must be 'plaintext-password' or 'ah'")
+        return None
+    if password is None:
+        node.problems.add(node.key("password"), "is required with authentication")
+        return None
+    return Authentication(type=auth_type, password=password, accept=tuple(accept))
+
+
+def _track(node: _Node) -> Track:
+    tracked = []
+    for i, item in enumerate(node.listing("interface")):
+        path = f"{node.key('interface')}[{i}]"
+        if isinstance(item, str):
+            tracked.append(TrackedInterface(name=item))
+            continue
+        entry = _Node(item, path, node.problems)
+        name = entry.string("name")
+        weight = entry.integer("weight", None, -254, 254)
+        entry.finish()
+        if name is None:
+            node.problems.add(path, "needs a name")
+        else:
+            tracked.append(TrackedInterface(name=name, weight=weight))
+    exclude = node.boolean("exclude_vrrp_interface", False)
+    node.finish()
+    return Track(interface=tuple(tracked), exclude_vrrp_interface=exclude)
+
+
+def _health_check(node: _Node) -> HealthCheck | None:
+    if not node.data:
+        node.finish()
+        return None
+    check = HealthCheck(
+        script=node.string("script"),
+        ping=node.address("ping"),
+        interval=node.integer("interval", 60, 1, MAX_CHECK_INTERVAL),
+        failure_count=node.integer("failure_count", 3, 1, 1000),
+        weight=node.integer("weight", None, -254, 254),
+    )
+    node.finish()
+    if (check.script is None) == (check.ping is None):
+        node.problems.add(node.path, "needs exactly one of script or ping")
+    return check
+
+
+def _transition_scripts(node: _Node) -> TransitionScripts:
+    scripts = TransitionScripts(
+        master=node.string("master"),
+        backup=node.string("backup"),
+        fault=node.string("fault"),
+        stop=node.string("stop"),
+    )
+    node.finish()
+    return scripts
+
+
+def _garp(node: _Node) -> Garp:
+    garp = Garp(
+        interval=node.number("interval", 0.0, 0.0, 1000.0),
+        master_delay=node.integer("master_delay", 5, 0, 1000),
+        master_repeat=node.integer("master_repeat", 5, 1, 255),
+        master_refresh=node.integer("master_refresh", 0, 0, 255),
+        master_refresh_repeat=node.integer("master_refresh_repeat", 1, 1, 255),
+    )
+    node.finish()
+    return garp
+
+
+def _interval(node: _Node, version: int) -> float:
+    """VRRPv2 counts whole seconds (1..255); VRRPv3 centiseconds (0.01..40.95 s)."""
+    path = node.key("advertise_interval")
+    value = node.number("advertise_interval", 1.0, 0.0, 255.0)
+    if version == 2:
+        if value < 1 or value != int(value):
+            node.problems.add(path, f"{value} s: VRRPv2 needs whole seconds from 1 to 255")
+            return 1.0
+        return value
+    centiseconds = value * 100
+    if abs(centiseconds - round(centiseconds)) > 1e-6:
+        node.problems.add(path, f"{value} s: VRRPv3 counts in steps of 0.01 s")
+        return 1.0
+    if not 1 <= round(centiseconds) <= V3_MAX_INTERVAL_CS:
+        node.problems.add(path, f"{value} s: VRRPv3 allows 0.01 to 40.95 s")
+        return 1.0
+    return value
+
+
+def _group(name: str, node: _Node) -> VrrpGroup | None:
+    interface = node.string("interface")
+    if interface is None:
+        node.problems.add(node.key("interface"), "is required")
+    vrid = node.integer("vrid", None, 1, 255)
+    if vrid is None and "vrid" not in node.data:
+        node.problems.add(node.key("vrid"), "is required")
+    addresses = node.parsed_list("address", _interface, "an IP address with optional /prefix")
+    if not addresses and node.data.get("address") is None:
+        node.problems.add(node.key("address"), "is required: at least one virtual address")
+    families = {a.version for a in addresses}
+    if len(families) > 1:
+        node.problems.add(
+            node.key("address"),
+            "mixes IPv4 and IPv6; use one group per family (or excluded_address)",
+        )
+    ipv6 = families == {6}
+    version = node.integer("version", 3 if ipv6 else 2, 2, 3)
+    if ipv6 and version == 2:
+        node.problems.add(node.key("version"), "VRRPv2 is IPv4 only; IPv6 needs version 3")
+    auth = _authentication(node.child("authentication"))
+    if auth is not None and version == 3:
+        node.problems.add(
+            node.key("authentication"), "VRRPv3 has no authentication (RFC 5798 section 9)"
+        )
+    peers = node.parsed_list("peer_address", _ip, "an IP address")
+    hello = node.address("hello_source_address")
+    for what, found in (
+        ("peer_address", peers),
+        ("hello_source_address", (hello,) if hello else ()),
+    ):
+        if families and any(a.version not in families for a in found):
+            node.problems.add(node.key(what), "must be of the group's address family")
+    group = VrrpGroup(
+        name=name,
+        interface=interface or "",
+        vrid=vrid or 0,
+        address=addresses,
+        version=version,
+        priority=node.integer("priority", 100, 1, OWNER_PRIORITY),
+        advertise_interval=_interval(node, version),
+        preempt=node.boolean("preempt", True),
+        preempt_delay=node.integer("preempt_delay", 0, 0, 1000),
+        authentication=auth,
+        rfc3768_compatibility=node.boolean("rfc3768_compatibility", False),
+        peer_address=peers,
+        hello_source_address=hello,
+        track=_track(node.child("track")),
+        health_check=_health_check(node.child("health_check")),
+        transition_script=_transition_scripts(node.child("transition_script")),
+        garp=_garp(node.child("garp")),
+        excluded_address=node.parsed_list("excluded_address", _interface, "an IP address"),
+        description=node.string("description"),
+        disable=node.boolean("disable", False),
+    )
+    node.finish()
+    return group
+
+
+def _check_vrid_reuse(groups: dict[str, VrrpGroup], problems: _Problems) -> None:
+    """A VRID names one virtual router per link and family (it is in the virtual MAC)."""
+    owners: dict[tuple[str, int, int], str] = {}
+    for name, group in groups.items():
+        if not group.address or not group.vrid:
+            continue
+        slot = (group.interface, group.address[0].version, group.vrid)
+        if slot in owners:
+            problems.add(
+                f"vrrp.groups.{name}.vrid",
+                f"VRID {group.vrid} is already used by group {owners[slot]!r} on "
+                f"{group.interface} (IPv{slot[1]})",
+            )
+        else:
+            owners[slot] = name
+
+
+def _sync_groups(node: _Node, groups: dict[str, VrrpGroup]) -> dict[str, SyncGroup]:
+    out: dict[str, SyncGroup] = {}
+    member_of: dict[str, str] = {}
+    for name in node.data:
+        entry = node.child(name)
+        members = []
+        for i, member in enumerate(entry.listing("member")):
+            path = f"{entry.key('member')}[{i}]"
+            if member not in groups:
+                node.problems.add(path, f"{member!r} is not a configured group")
+            elif member in member_of:
+                node.problems.add(
+                    path, f"{member!r} is already in sync group {member_of[member]!r}"
+                )
+            else:
+                member_of[member] = name
+                members.append(member)
+        out[name] = SyncGroup(
+            name=name,
+            member=tuple(members),
+            health_check=_health_check(entry.child("health_check")),
+            transition_script=_transition_scripts(entry.child("transition_script")),
+        )
+        entry.finish()
+    node.finish()
+    return out
+
+
+def load_config(data: Any) -> Config:
+    """Validate plain data (a parsed routerhad JSON file) and build the model.
+
+    Raises ConfigError naming every offending key; returns a Config otherwise.
+    """
+    problems = _Problems()
+    root = _Node(data, "", problems)
+    vrrp = root.child("vrrp")
+    groups_node = vrrp.child("groups")
+    groups: dict[str, VrrpGroup] = {}
+    for name in groups_node.data:
+        group = _group(name, groups_node.child(name))
+        if group is not None:
+            groups[name] = group
+    groups_node.finish()
+    _check_vrid_reuse(groups, problems)
+    sync_groups = _sync_groups(vrrp.child("sync_groups"), groups)
+    vrrp.finish()
+    root.finish()
+    if problems.items:
+        raise ConfigError(problems.items)
+    return Config(groups=groups, sync_groups=sync_groups)

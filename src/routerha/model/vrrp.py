@@ -1,0 +1,175 @@
+"""VRRP groups and sync groups, after VyOS 1.4 ``high-availability vrrp``.
+
+Plain frozen dataclasses: two groups with the same settings compare equal, which is
+how a reload tells an unchanged group (keep its state) from a changed one.
+Values here are already validated and defaulted; ``routerha.model.load`` builds them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from routerha.ip import IPAddress, IPInterface
+
+#: The address owner's priority (RFC 5798 section 5.2.4).
+OWNER_PRIORITY = 255
+#: Priority 0 tells the backups that the master is stopping (RFC 5798 section 5.2.4).
+STOP_PRIORITY = 0
+#: RFC 3768 section 5.3.6: the simple text password is 8 octets on the wire.
+PASSWORD_OCTETS = 8
+
+
+class AuthType(str, enum.Enum):
+    """VRRPv2 authentication, named as in VyOS (``authentication type``)."""
+
+    PLAINTEXT = "plaintext-password"  # RFC 2338 type 1, simple text password
+    AH = "ah"  # RFC 2338 type 2, IP Authentication Header, HMAC-MD5-96
+
+    @property
+    def wire_code(self) -> int:
+        return 1 if self is AuthType.PLAINTEXT else 2
+
+
+@dataclass(frozen=True)
+class Authentication:
+    """Group authentication. ``accept`` holds extra passwords accepted on receive.
+
+    ``accept`` is how a password changes without a flap: every member first accepts
+    the new password, then sends with it, then forgets the old one.
+    """
+
+    type: AuthType
+    password: str = field(repr=False)
+    accept: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def receive_passwords(self) -> tuple[str, ...]:
+        """Every password a received advertisement may carry, the sending one first."""
+        return (self.password, *(p for p in self.accept if p != self.password))
+
+
+@dataclass(frozen=True)
+class TrackedInterface:
+    """An interface whose link state moves the group.
+
+    With a weight, a down link adds the weight (usually negative) to the priority;
+    without one, a down link puts the group into FAULT.
+    """
+
+    name: str
+    weight: int | None = None
+
+
+@dataclass(frozen=True)
+class Track:
+    interface: tuple[TrackedInterface, ...] = ()
+    #: VyOS ``exclude-vrrp-interface``: do not go FAULT when the group's own link drops.
+    exclude_vrrp_interface: bool = False
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """A script (or ping) run every ``interval`` seconds; ``failure_count`` failures in a
+    row mean FAULT, or add ``weight`` to the priority when one is given."""
+
+    script: str | None = None
+    ping: IPAddress | None = None
+    interval: int = 60
+    failure_count: int = 3
+    weight: int | None = None
+
+
+@dataclass(frozen=True)
+class TransitionScripts:
+    """Programs run as ``PROGRAM TYPE NAME STATE`` on entering a state."""
+
+    master: str | None = None
+    backup: str | None = None
+    fault: str | None = None
+    stop: str | None = None
+
+
+@dataclass(frozen=True)
+class Garp:
+    """Gratuitous ARP / unsolicited NA behaviour, VyOS ``garp`` (keepalived garp_*)."""
+
+    #: Seconds between the messages of one burst.
+    interval: float = 0.0
+    #: Seconds after becoming master before the second burst.
+    master_delay: int = 5
+    #: Messages per burst on becoming master.
+    master_repeat: int = 5
+    #: Seconds between refresh bursts while master; 0 disables refreshing.
+    master_refresh: int = 0
+    #: Messages per refresh burst.
+    master_refresh_repeat: int = 1
+
+
+@dataclass(frozen=True)
+class VrrpGroup:
+    """One virtual router: VyOS ``high-availability vrrp group NAME``."""
+
+    name: str
+    interface: str
+    vrid: int
+    address: tuple[IPInterface, ...]
+    version: int = 2
+    priority: int = 100
+    #: Seconds; whole seconds in VRRPv2, centisecond steps in VRRPv3.
+    advertise_interval: float = 1.0
+    preempt: bool = True
+    preempt_delay: int = 0
+    authentication: Authentication | None = None
+    rfc3768_compatibility: bool = False
+    peer_address: tuple[IPAddress, ...] = ()
+    hello_source_address: IPAddress | None = None
+    track: Track = field(default_factory=Track)
+    health_check: HealthCheck | None = None
+    transition_script: TransitionScripts = field(default_factory=TransitionScripts)
+    garp: Garp = field(default_factory=Garp)
+    #: Addresses installed with the group but not advertised (another family, say).
+    excluded_address: tuple[IPInterface, ...] = ()
+    description: str | None = None
+    disable: bool = False
+
+    @property
+    def ipv6(self) -> bool:
+        return self.address[0].version == 6
+
+    @property
+    def advertise_interval_cs(self) -> int:
+        """The advertisement interval in centiseconds, VRRPv3's wire unit."""
+        return round(self.advertise_interval * 100)
+
+    @property
+    def address_owner(self) -> bool:
+        return self.priority == OWNER_PRIORITY
+
+    @property
+    def advertised_addresses(self) -> tuple[IPAddress, ...]:
+        return tuple(iface.ip for iface in self.address)
+
+
+@dataclass(frozen=True)
+class SyncGroup:
+    """Groups that are MASTER, BACKUP or FAULT together: VyOS ``vrrp sync-group``."""
+
+    name: str
+    member: tuple[str, ...]
+    health_check: HealthCheck | None = None
+    transition_script: TransitionScripts = field(default_factory=TransitionScripts)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole routerhad configuration."""
+
+    groups: dict[str, VrrpGroup] = field(default_factory=dict)
+    sync_groups: dict[str, SyncGroup] = field(default_factory=dict)
+
+    def sync_group_of(self, group: str) -> SyncGroup | None:
+        for sync_group in self.sync_groups.values():
+            if group in sync_group.member:
+                return sync_group
+        return None

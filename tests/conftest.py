@@ -1,0 +1,1 @@
+"""Shared pytest settings for routerha's tests."""

@@ -1,0 +1,151 @@
+"""The data model: VyOS-shaped keys, VyOS defaults, and errors that name the key."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from routerha.errors import ConfigError
+from routerha.model import AuthType, load_config
+
+
+def groups(**lan):
+    base = {"interface": "eth0", "vrid": 1, "address": ["10.1.1.5/24"]}
+    return {"vrrp": {"groups": {"LAN": {**base, **lan}}}}
+
+
+def problems(data):
+    with pytest.raises(ConfigError) as caught:
+        load_config(data)
+    return dict(caught.value.problems)
+
+
+def test_issue_example_loads_with_every_key():
+    config = load_config(
+        {
+            "vrrp": {
+                "groups": {
+                    "LAN": {
+                        "interface": "eth0",
+                        "vrid": 1,
+                        "version": 2,
+                        "priority": 200,
+                        "advertise_interval": 1,
+                        "address": ["10.1.1.5/24"],
+                        "preempt": True,
+                        "preempt_delay": 0,
+                        "authentication": {
+                            "type": "plaintext-password",
+                            "password": "YOGHURT",
+                            "accept": [],
+                        },
+                        "rfc3768_compatibility": False,
+                        "peer_address": [],
+                        "hello_source_address": None,
+                        "track": {"interface": [{"name": "eth1", "weight": -50}]},
+                        "health_check": {
+                            "script": "/usr/local/bin/check-uplink",
+                            "interval": 5,
+                            "failure_count": 3,
+                        },
+                        "transition_script": {
+                            "master": None,
+                            "backup": None,
+                            "fault": None,
+                            "stop": None,
+                        },
+                        "garp": {"master_delay": 5, "master_repeat": 5, "master_refresh": 0},
+                    },
+                    "WAN": {"interface": "eth1", "vrid": 7, "address": ["198.51.100.12/24"]},
+                },
+                "sync_groups": {"CG-1": {"member": ["LAN", "WAN"]}},
+            }
+        }
+    )
+    lan = config.groups["LAN"]
+    assert lan.authentication.type is AuthType.PLAINTEXT
+    assert lan.track.interface[0].weight == -50
+    assert lan.health_check.interval == 5
+    assert config.sync_group_of("WAN").name == "CG-1"
+
+
+def test_vyos_defaults():
+    lan = load_config(groups()).groups["LAN"]
+    assert (lan.priority, lan.advertise_interval, lan.version, lan.preempt) == (100, 1.0, 2, True)
+    v6 = load_config(groups(address=["2001:db8::1/64"])).groups["LAN"]
+    assert v6.version == 3
+
+
+def test_password_is_never_in_repr():
+    lan = load_config(groups(authentication={"type": "ah", "password": "YOGHURT"})).groups["LAN"]
+    assert "YOGHURT" not in repr(lan)
+
+
+@pytest.mark.parametrize(
+    ("settings", "path", "words"),
+    [
+        (
+            {"version": 3, "authentication": {"type": "ah", "password": "x"}},
+            "vrrp.groups.LAN.authentication",
+            "VRRPv3",
+        ),
+        ({"address": ["10.1.1.5/24", "2001:db8::5/64"]}, "vrrp.groups.LAN.address", "mixes"),
+        (
+            {"authentication": {"type": "plaintext-password", "password": "NINECHARS"}},
+            "vrrp.groups.LAN.authentication.password",
+            "8",
+        ),
+        ({"advertise_interval": 0.5}, "vrrp.groups.LAN.advertise_interval", "whole seconds"),
+        ({"version": 3, "advertise_interval": 0.005}, "vrrp.groups.LAN.advertise_interval", "0.01"),
+        ({"vrid": 0}, "vrrp.groups.LAN.vrid", "1..255"),
+        ({"priority": 256}, "vrrp.groups.LAN.priority", "1..255"),
+        ({"preempt_dealy": 5}, "vrrp.groups.LAN.preempt_dealy", "unknown key"),
+        (
+            {"authentication": {"type": "md5", "password": "x"}},
+            "vrrp.groups.LAN.authentication.type",
+            "ah",
+        ),
+        ({"address": ["10.1.1.500/24"]}, "vrrp.groups.LAN.address[0]", "not an IP"),
+        ({"peer_address": ["2001:db8::2"]}, "vrrp.groups.LAN.peer_address", "family"),
+        ({"preempt": "yes"}, "vrrp.groups.LAN.preempt", "true or false"),
+    ],
+)
+def test_what_cannot_work_is_refused_with_the_key_named(settings, path, words):
+    found = problems(groups(**settings))
+    assert path in found, found
+    assert words in found[path]
+
+
+def test_required_keys_are_named():
+    found = problems({"vrrp": {"groups": {"LAN": {}}}})
+    assert {"vrrp.groups.LAN.interface", "vrrp.groups.LAN.vrid", "vrrp.groups.LAN.address"} <= set(
+        found
+    )
+
+
+def test_vrid_used_twice_on_one_interface_and_family_is_refused():
+    data = groups()
+    data["vrrp"]["groups"]["GUEST"] = {"interface": "eth0", "vrid": 1, "address": ["10.1.2.5/24"]}
+    assert "already used" in problems(data)["vrrp.groups.GUEST.vrid"]
+    # The same VRID for IPv6 on the same link is another virtual router.
+    data["vrrp"]["groups"]["GUEST"]["address"] = ["2001:db8::5/64"]
+    assert load_config(data).groups["GUEST"].vrid == 1
+
+
+def test_sync_group_members_must_exist_and_be_unique():
+    data = groups()
+    data["vrrp"]["sync_groups"] = {"A": {"member": ["LAN", "NOPE"]}, "B": {"member": ["LAN"]}}
+    found = problems(data)
+    assert "not a configured group" in found["vrrp.sync_groups.A.member[1]"]
+    assert "already in sync group" in found["vrrp.sync_groups.B.member[0]"]
+
+
+def test_all_problems_are_reported_at_once():
+    found = problems(groups(vrid=300, priority=0, advertise_interval="fast"))
+    assert len(found) == 3
+
+
+def test_address_without_prefix_is_a_host_address():
+    lan = load_config(groups(address=["10.1.1.5"])).groups["LAN"]
+    assert lan.address[0] == ipaddress.ip_interface("10.1.1.5/32")
