@@ -1,0 +1,1 @@
+"""routerhactl: the control CLI of routerhad."""

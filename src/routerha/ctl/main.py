@@ -1,0 +1,81 @@
+"""routerhactl [--control PATH] status [--json]."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from routerha.daemon.control import request
+from routerha.daemon.main import DEFAULT_CONTROL
+
+
+def _age(seconds: float) -> str:
+    """VyOS style: 5m27s, 2h3m4s, 1d2h."""
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h"
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"
+
+
+def status_table(status: dict[str, Any], now: float | None = None) -> str:
+    """The table VyOS users know from ``show vrrp``."""
+    now = time.time() if now is None else now
+    header = (
+        "Interface",
+        "Group",
+        "State",
+        "RFC Compliant",
+        "Addr Owner",
+        "Last Transition",
+        "Sync Group",
+    )
+    rows = [header]
+    for g in status["groups"]:
+        rows.append(
+            (
+                g["interface"],
+                str(g["vrid"]),
+                g["state"],
+                "yes" if g["rfc3768_compatibility"] else "no",
+                "yes" if g["address_owner"] else "no",
+                _age(now - g["last_transition"]),
+                g["sync_group"] or "<none>",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="routerhactl", description="control routerhad")
+    parser.add_argument(
+        "--control", default=DEFAULT_CONTROL, help=f"control socket (default {DEFAULT_CONTROL})"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    status = commands.add_parser("status", help="state of every group")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    args = parser.parse_args(argv)
+    try:
+        answer = request(args.control, args.command)
+    except OSError as error:
+        print(f"routerhactl: cannot reach routerhad at {args.control}: {error}", file=sys.stderr)
+        return 1
+    if "error" in answer:
+        print(f"routerhactl: {answer['error']}", file=sys.stderr)
+        return 1
+    print(json.dumps(answer, indent=2) if args.json else status_table(answer))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""The control socket: one JSON request per line, one JSON answer per line.
+
+Requests: ``{"command": "status"}``. The socket is created mode 0600: status
+shows the topology, which is nobody else's business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+from typing import Any, Callable
+
+log = logging.getLogger("routerhad")
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+async def serve(path: str, handler: Handler) -> asyncio.AbstractServer:
+    if os.path.exists(path):
+        os.unlink(path)  # a stale socket of a previous run
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+
+    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await reader.readline()
+            try:
+                request = json.loads(line)
+                if not isinstance(request, dict):
+                    raise ValueError("a request is a JSON object")
+                answer = handler(request)
+            except ValueError as error:
+                answer = {"error": f"bad request: {error}"}
+            writer.write(json.dumps(answer).encode() + b"\n")
+            await writer.drain()
+        finally:
+            writer.close()
+
+    old = os.umask(0o177)
+    try:
+        return await asyncio.start_unix_server(client, path=path)
+    finally:
+        os.umask(old)
+
+
+def request(path: str, command: str, timeout: float = 5.0) -> dict[str, Any]:
+    """Send one request (used by routerhactl); raises OSError if nobody answers."""
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(path)
+        sock.sendall(json.dumps({"command": command}).encode() + b"\n")
+        chunks = []
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    return json.loads(b"".join(chunks))

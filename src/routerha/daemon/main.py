@@ -1,0 +1,131 @@
+"""routerhad: the command line, signals, pid file, systemd readiness."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from typing import Any
+
+from routerha import __version__
+from routerha.errors import ConfigError, RouterhaError
+from routerha.model import Config, load_config
+
+from . import control
+from .service import Service
+
+RUN_DIR = "/run/routerha"
+DEFAULT_CONTROL = f"{RUN_DIR}/routerhad.sock"
+DEFAULT_PIDFILE = f"{RUN_DIR}/routerhad.pid"
+
+log = logging.getLogger("routerhad")
+
+
+def read_config(path: str) -> Config:
+    """Load and validate a config file; ConfigError names the key at fault."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except OSError as error:
+        raise ConfigError([(path, f"cannot be read: {error.strerror}")]) from error
+    except json.JSONDecodeError as error:
+        raise ConfigError(
+            [(path, f"is not JSON: line {error.lineno} column {error.colno}: {error.msg}")]
+        ) from error
+    return load_config(data)
+
+
+def sd_notify(message: str) -> None:
+    """Tell systemd (Type=notify) about readiness; silent when not under systemd."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.connect(address)
+        sock.sendall(message.encode())
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="routerhad", description="VRRP router daemon (RFC 3768, RFC 5798)"
+    )
+    parser.add_argument("--config", required=True, help="JSON config file")
+    parser.add_argument(
+        "--control", default=DEFAULT_CONTROL, help=f"control socket (default {DEFAULT_CONTROL})"
+    )
+    parser.add_argument(
+        "--pidfile", default=DEFAULT_PIDFILE, help=f"pid file (default {DEFAULT_PIDFILE})"
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+    parser.add_argument("--check-config", action="store_true", help="validate the config and exit")
+    parser.add_argument("--version", action="version", version=f"routerhad {__version__}")
+    return parser.parse_args(argv)
+
+
+async def run(config: Config, control_path: str) -> None:
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    service = Service(config)
+    await service.start()
+
+    def handle(request: dict[str, Any]) -> dict[str, Any]:
+        if request.get("command") == "status":
+            return service.status()
+        return {"error": f"unknown command {request.get('command')!r}"}
+
+    server = await control.serve(control_path, handle)
+    sd_notify("READY=1")
+    log.info("routerhad %s running %d groups", __version__, len(service.groups))
+    try:
+        await stopping.wait()
+    finally:
+        sd_notify("STOPPING=1")
+        server.close()
+        await service.stop()
+        if os.path.exists(control_path):
+            os.unlink(control_path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="routerhad: %(levelname)s %(message)s",
+    )
+    try:
+        config = read_config(args.config)
+    except ConfigError as error:
+        for path, why in error.problems:
+            print(f"routerhad: config error: {path}: {why}", file=sys.stderr)
+        return 2
+    if args.check_config:
+        print(f"routerhad: {args.config}: {len(config.groups)} groups, configuration OK")
+        return 0
+    os.makedirs(os.path.dirname(args.pidfile) or ".", exist_ok=True)
+    with open(args.pidfile, "w", encoding="ascii") as handle:
+        handle.write(f"{os.getpid()}\n")
+    try:
+        asyncio.run(run(config, args.control))
+    except RouterhaError as error:
+        print(f"routerhad: {error}", file=sys.stderr)
+        return 1
+    finally:
+        if os.path.exists(args.pidfile):
+            os.unlink(args.pidfile)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Raw VRRP sockets on Linux: IPv4 (protocol 112, and 51 for AH) and IPv6.
+
+IPv4 adverts carry a header routerhad writes itself (IP_HDRINCL) because the AH
+ICV covers it. Each socket is bound to one interface (SO_BINDTODEVICE) and joins
+224.0.0.18 / ff02::12 on that interface only; multicast loopback is off so a
+router does not hear itself.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import struct
+
+from routerha.vrrp.constants import IPPROTO_AH, IPPROTO_VRRP, MCAST_V4, MCAST_V6, VRRP_TTL
+
+# Not all are exported by the socket module on every Python.
+IP_MULTICAST_ALL = 49
+IPV6_RECVHOPLIMIT = 51
+IPV6_HOPLIMIT = 52
+IPV6_RECVPKTINFO = 49
+IPV6_PKTINFO = 50
+SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
+RECV_BUFFER = 1 << 20
+_CMSG_SPACE = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(20)
+
+
+def _bind_device(sock: socket.socket, interface: str) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, interface.encode())
+
+
+def open_ipv4_receiver(interface: str, ifindex: int, protocol: int) -> socket.socket:
+    """A non-blocking socket receiving VRRP (112) or AH (51) datagrams on ``interface``."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, protocol)
+    try:
+        _bind_device(sock, interface)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
+        # Without this Linux delivers groups joined on any socket to every raw socket.
+        sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
+        mreq = struct.pack("=4s4si", MCAST_V4.packed, b"\0\0\0\0", ifindex)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def open_ipv4_sender(interface: str, ifindex: int) -> socket.socket:
+    """A socket sending whole IPv4 datagrams (IP_HDRINCL) out of ``interface``."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    try:
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+        _bind_device(sock, interface)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+        mreqn = struct.pack("=4s4si", b"\0\0\0\0", b"\0\0\0\0", ifindex)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def open_ipv6(interface: str, ifindex: int) -> socket.socket:
+    """One socket sending and receiving VRRP over IPv6 on ``interface``."""
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, IPPROTO_VRRP)
+    try:
+        _bind_device(sock, interface)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
+        sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, VRRP_TTL)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, VRRP_TTL)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)
+        mreq = MCAST_V6.packed + struct.pack("=I", ifindex)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def recv_ipv6(
+    sock: socket.socket,
+) -> tuple[bytes, ipaddress.IPv6Address, ipaddress.IPv6Address, int]:
+    """(message, source, destination, hop limit) of one datagram."""
+    data, ancillary, _flags, address = sock.recvmsg(65535, _CMSG_SPACE)
+    hop_limit = -1
+    dst = MCAST_V6
+    for level, kind, value in ancillary:
+        if level == socket.IPPROTO_IPV6 and kind == IPV6_HOPLIMIT and len(value) >= 4:
+            hop_limit = struct.unpack("=i", value[:4])[0]
+        elif level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO and len(value) >= 16:
+            dst = ipaddress.IPv6Address(value[:16])
+    src = ipaddress.IPv6Address(address[0].split("%", 1)[0])
+    return data, src, dst, hop_limit
+
+
+def vrrp_protocols(auth_ah: bool) -> tuple[int, ...]:
+    return (IPPROTO_VRRP, IPPROTO_AH) if auth_ah else (IPPROTO_VRRP,)

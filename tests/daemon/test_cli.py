@@ -1,0 +1,55 @@
+"""routerhad's command line without a network: --check-config names what is wrong."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def routerhad(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "routerha.daemon.main", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_check_config_accepts_a_good_file(tmp_path):
+    path = tmp_path / "ok.json"
+    path.write_text(
+        json.dumps(
+            {
+                "vrrp": {
+                    "groups": {"LAN": {"interface": "eth0", "vrid": 1, "address": ["10.1.1.5/24"]}}
+                }
+            }
+        )
+    )
+    done = routerhad("--check-config", "--config", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "configuration OK" in done.stdout
+
+
+def test_check_config_names_the_offending_key(tmp_path):
+    path = tmp_path / "bad.json"
+    group = {
+        "interface": "eth0",
+        "vrid": 1,
+        "address": ["10.1.1.5/24"],
+        "authentication": {"type": "ah", "password": "TOOLONGPW"},
+    }
+    path.write_text(json.dumps({"vrrp": {"groups": {"LAN": group}}}))
+    done = routerhad("--check-config", "--config", str(path))
+    assert done.returncode != 0
+    assert "vrrp.groups.LAN.authentication.password" in done.stderr
+
+
+def test_check_config_reports_json_syntax_with_its_line(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text('{"vrrp":\n  {"groups": }\n}')
+    done = routerhad("--check-config", "--config", str(path))
+    assert done.returncode != 0
+    assert "line 2" in done.stderr
