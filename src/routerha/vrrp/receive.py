@@ -147,6 +147,8 @@ class Receiver:
             payload, src, dst, pseudo_header_checksum=self.pseudo_header_checksum
         ):
             raise PacketError(DropReason.CHECKSUM, f"bad checksum from {src}")
+        if group.version == 3 and datagram is not None and datagram.ah is not None:
+            raise PacketError(DropReason.AUTH_TYPE, f"AH from {src}: VRRPv3 has no authentication")
         if group.version == 2:
             self._check_auth(check, advert, datagram, unicast, src)
             if advert.max_advert_interval != group.advertise_interval_cs:
