@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     status = commands.add_parser("status", help="state of every group")
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    commands.add_parser(
+        "reload", help="apply the changed config file; unchanged groups keep their state"
+    )
     args = parser.parse_args(argv)
     try:
         answer = request(args.control, args.command)
@@ -73,7 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     if "error" in answer:
         print(f"routerhactl: {answer['error']}", file=sys.stderr)
         return 1
-    print(json.dumps(answer, indent=2) if args.json else status_table(answer))
+    if args.command == "reload":
+        done = answer["reloaded"]
+        print("reloaded: " + "; ".join(f"{k} {', '.join(v) or '-'}" for k, v in done.items()))
+    else:
+        print(json.dumps(answer, indent=2) if args.json else status_table(answer))
     return 0
 
 

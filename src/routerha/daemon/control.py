@@ -1,6 +1,6 @@
 """The control socket: one JSON request per line, one JSON answer per line.
 
-Requests: ``{"command": "status"}``. The socket is created mode 0600: status
+Requests: ``{"command": "status"}``, ``{"command": "reload"}``. The socket is created mode 0600: status
 shows the topology, which is nobody else's business.
 """
 
@@ -11,11 +11,12 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Awaitable
 from typing import Any, Callable
 
 log = logging.getLogger("routerhad")
 
-Handler = Callable[[dict[str, Any]], dict[str, Any]]
+Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 async def serve(path: str, handler: Handler) -> asyncio.AbstractServer:
@@ -30,7 +31,7 @@ async def serve(path: str, handler: Handler) -> asyncio.AbstractServer:
                 request = json.loads(line)
                 if not isinstance(request, dict):
                     raise ValueError("a request is a JSON object")
-                answer = handler(request)
+                answer = await handler(request)
             except ValueError as error:
                 answer = {"error": f"bad request: {error}"}
             writer.write(json.dumps(answer).encode() + b"\n")

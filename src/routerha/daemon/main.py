@@ -71,19 +71,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def run(config: Config, control_path: str) -> None:
+async def run(config: Config, config_path: str, control_path: str) -> None:
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    service = Service(config)
-    await service.start()
+    service = Service()
+    await service.apply(config)
+    reloading = asyncio.Lock()
 
-    def handle(request: dict[str, Any]) -> dict[str, Any]:
-        if request.get("command") == "status":
+    async def reload() -> dict[str, Any]:
+        async with reloading:
+            try:
+                new = read_config(config_path)
+                return {"reloaded": await service.apply(new)}
+            except ConfigError as error:
+                log.error("reload refused, the running configuration stays: %s", error)
+                return {"error": f"config error: {error}"}
+            except RouterhaError as error:
+                log.error("reload failed: %s", error)
+                return {"error": str(error)}
+
+    async def handle(request: dict[str, Any]) -> dict[str, Any]:
+        command = request.get("command")
+        if command == "status":
             return service.status()
-        return {"error": f"unknown command {request.get('command')!r}"}
+        if command == "reload":
+            return await reload()
+        return {"error": f"unknown command {command!r}"}
 
+    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload()))
     server = await control.serve(control_path, handle)
     sd_notify("READY=1")
     log.info("routerhad %s running %d groups", __version__, len(service.groups))
@@ -104,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="routerhad: %(levelname)s %(message)s",
     )
+    # pyroute2 logs every netlink message at debug level: keep it to its warnings.
+    logging.getLogger("pyroute2").setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         config = read_config(args.config)
     except ConfigError as error:
@@ -117,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     with open(args.pidfile, "w", encoding="ascii") as handle:
         handle.write(f"{os.getpid()}\n")
     try:
-        asyncio.run(run(config, args.control))
+        asyncio.run(run(config, args.config, args.control))
     except RouterhaError as error:
         print(f"routerhad: {error}", file=sys.stderr)
         return 1

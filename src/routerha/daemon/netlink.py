@@ -87,6 +87,21 @@ class Netlink:
             if error.code not in (errno.EADDRNOTAVAIL, errno.ENODEV):
                 raise
 
+    async def add_macvlan(self, name: str, parent: int, mac: str) -> None:
+        await self.ipr.link(
+            "add", ifname=name, kind="macvlan", link=parent, macvlan_mode="bridge", address=mac
+        )
+
+    async def delete_link(self, index: int) -> None:
+        try:
+            await self.ipr.link("del", index=index)
+        except NetlinkError as error:
+            if error.code != errno.ENODEV:
+                raise
+
+    async def set_up(self, index: int) -> None:
+        await self.ipr.link("set", index=index, state="up")
+
     async def watch_links(self, changed: Callable[[Link], None]) -> None:
         """Calls ``changed`` for every link notification, until cancelled."""
         monitor = AsyncIPRoute()

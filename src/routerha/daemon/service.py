@@ -1,9 +1,14 @@
 """The routerhad service: sockets, netlink and timers around the sans-IO machines.
 
-Everything runs on one asyncio loop. Packets and link events become machine
-events stamped with ``loop.time()`` (monotonic); the actions that come back are
-carried out at once, in order. Timers are ``loop.call_at`` handles, one per
+Everything runs on one asyncio loop. Packets, link events and check results
+become machine events stamped with ``loop.time()`` (monotonic); the actions that
+come back are carried out at once, in order, except netlink changes and
+announcements, which a worker carries out one after another (an address is
+installed before it is announced). Timers are ``loop.call_at`` handles, one per
 armed machine timer.
+
+``apply`` starts a configuration and, on reload, replaces it: a group whose
+settings and sync group did not change keeps its machine, timers and state.
 """
 
 from __future__ import annotations
@@ -14,13 +19,12 @@ import errno
 import logging
 import socket
 import time
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
 from typing import Any
 
 from routerha.errors import RouterhaError
 from routerha.ip import IPAddress
-from routerha.model.vrrp import AuthType, Config, VrrpGroup
-from routerha.vrrp.constants import MCAST_V4, MCAST_V6
+from routerha.model.vrrp import Config, VrrpGroup
 from routerha.vrrp.events import (
     Action,
     AddAddresses,
@@ -45,32 +49,15 @@ from routerha.vrrp.receive import AhSequence, Receiver
 from routerha.vrrp.send import Sender
 from routerha.vrrp.syncgroup import SyncGroupCoordinator
 
-from . import sockets
+from . import sockets, tracking, vmac
 from .announce import Announcer
+from .checks import CheckRunner
 from .netlink import Link, Netlink
+from .ports import Port
+from .runtime import GroupRuntime
+from .scripts import ScriptQueue
 
 log = logging.getLogger("routerhad")
-
-
-@dataclass
-class GroupRuntime:
-    """One group's machine and what the I/O layer keeps for it."""
-
-    group: VrrpGroup
-    link: Link
-    machine: VrrpMachine
-    sender: Sender
-    sync_group: str | None
-    handles: dict[Timer, asyncio.TimerHandle] = field(default_factory=dict)
-    counters: collections.Counter = field(default_factory=collections.Counter)
-    drops: collections.Counter = field(default_factory=collections.Counter)
-    last_transition: float = field(default_factory=time.time)
-
-    @property
-    def destinations(self) -> list[IPAddress]:
-        if self.group.peer_address:
-            return list(self.group.peer_address)
-        return [MCAST_V6 if self.group.ipv6 else MCAST_V4]
 
 
 class ServiceError(RouterhaError):
@@ -78,67 +65,110 @@ class ServiceError(RouterhaError):
 
 
 class Service:
-    def __init__(self, config: Config) -> None:
-        self.config = config
+    def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.netlink = Netlink()
+        self.config = Config()
         self.groups: dict[str, GroupRuntime] = {}
-        self.receivers: dict[tuple[str, int], Receiver] = {}
-        self.send_sockets: dict[tuple[str, int], socket.socket] = {}
-        self.recv_sockets: list[socket.socket] = []
+        self.ports: dict[tuple[str, int], Port] = {}
         self.announcers: dict[str, Announcer] = {}
-        self.monitor: asyncio.Task | None = None
-        #: Netlink changes and announcements run in order, after one another.
-        self.ordered: asyncio.Queue = asyncio.Queue()
-        self.worker: asyncio.Task | None = None
         self.links: dict[str, Link] = {}
+        #: AH sequence numbers outlive a reload of their group.
+        self.sequences: dict[str, AhSequence] = {}
+        self.sync_checks: dict[str, CheckRunner] = {}
+        self.sync_scripts: dict[str, ScriptQueue] = {}
+        self.ordered: asyncio.Queue[Awaitable[None]] = asyncio.Queue()
+        self.worker: asyncio.Task | None = None
+        self.monitor: asyncio.Task | None = None
+        #: Groups being stopped: their last actions still need carrying out.
+        self._stopping: dict[str, GroupRuntime] = {}
 
-    # Setting up ---------------------------------------------------------------------
+    # Configuration ------------------------------------------------------------------
 
-    async def start(self) -> None:
-        active = [g for g in self.config.groups.values() if not g.disable]
-        sequences: dict[str, AhSequence] = {}
-        for group in active:
-            for name in (group.interface, *(t.name for t in group.track.interface)):
-                await self._link(name, required=name == group.interface)
-            self.groups[group.name] = await self._runtime(group, sequences)
-        for sync in self.config.sync_groups.values():
-            members = [self.groups[m].machine for m in sync.member if m in self.groups]
-            SyncGroupCoordinator(sync.name, members)
-        by_link: dict[tuple[str, int], list[VrrpGroup]] = collections.defaultdict(list)
-        for group in active:
-            by_link[(group.interface, 6 if group.ipv6 else 4)].append(group)
-        for (interface, family), groups in by_link.items():
-            self._open(interface, family, groups, sequences)
-        self.worker = self.loop.create_task(self._work())
-        self.monitor = self.loop.create_task(self.netlink.watch_links(self._on_link))
+    async def apply(self, config: Config) -> dict[str, list[str]]:
+        """Start ``config``, or move to it from the running one without touching the
+        groups that did not change. Returns which groups were kept, started, stopped."""
+        if self.worker is None:
+            self.worker = self.loop.create_task(self._work())
+            self.monitor = self.loop.create_task(self.netlink.watch_links(self._on_link))
+        old = self.config
+        wanted = {n: g for n, g in config.groups.items() if not g.disable}
+        kept = [
+            name
+            for name, runtime in self.groups.items()
+            if wanted.get(name) == runtime.group
+            and _sync_name(old, name) == _sync_name(config, name)
+        ]
+        stopped = [name for name in self.groups if name not in kept]
+        for name in stopped:
+            await self._stop_group(self.groups.pop(name))
+        # Look everything up before changing anything: a reload that cannot work
+        # must leave the running groups alone.
+        started: dict[str, GroupRuntime] = {}
+        try:
+            for name, group in wanted.items():
+                if name not in kept:
+                    started[name] = await self._runtime(group, config)
+        except Exception:
+            for runtime in started.values():
+                await self._release(runtime)
+            raise
+        self.groups.update(started)
+        self.config = config
+        self._rebuild_ports()
+        self._rebuild_sync_groups(config)
         now = self.loop.time()
-        for runtime in self.groups.values():
+        for runtime in started.values():
             self._feed(runtime, Startup(), now)
+            self._start_check(runtime)
             self._track(runtime, now)
+        summary = {"kept": sorted(kept), "started": sorted(started), "stopped": sorted(stopped)}
+        log.info("configuration applied: %s", summary)
+        return summary
 
-    async def _runtime(self, group: VrrpGroup, sequences: dict[str, AhSequence]) -> GroupRuntime:
+    async def _runtime(self, group: VrrpGroup, config: Config) -> GroupRuntime:
+        for name in (group.interface, *(t.name for t in group.track.interface)):
+            await self._lookup(name, required=name == group.interface)
         link = self.links[group.interface]
-        source = group.hello_source_address or await self.netlink.primary_address(
-            link.index, group.ipv6, {a.ip for a in group.address}
-        )
+        tx_link, own_vmac = link, False
+        if group.rfc3768_compatibility:
+            tx_link = await vmac.ensure(self.netlink, group, link)
+            own_vmac = True
+        source = group.hello_source_address or await self._source(group, link, tx_link)
         if source is None:
             family = "link-local IPv6" if group.ipv6 else "IPv4"
             raise ServiceError(
                 f"group {group.name}: {group.interface} has no {family} address to send from"
             )
-        sequence = sequences.setdefault(group.name, AhSequence())
+        sequence = self.sequences.setdefault(group.name, AhSequence())
+        family = 6 if group.ipv6 else 4
+        port = self._port(group.interface, link.index, family)
+        send_socket = port.send
+        if tx_link is not link:
+            send_socket = (
+                sockets.open_ipv6(tx_link.name, tx_link.index)
+                if group.ipv6
+                else sockets.open_ipv4_sender(tx_link.name, tx_link.index)
+            )
+        assert send_socket is not None
         return GroupRuntime(
             group=group,
             link=link,
+            tx_link=tx_link,
             machine=VrrpMachine(group, source),
             sender=Sender(group, source, sequence=sequence),
-            sync_group=(s.name if (s := self.config.sync_group_of(group.name)) else None),
+            send_socket=send_socket,
+            sync_group=_sync_name(config, group.name),
+            own_vmac=own_vmac,
         )
 
-    async def _link(self, name: str, required: bool) -> None:
-        if name in self.links:
-            return
+    async def _source(self, group: VrrpGroup, link: Link, tx_link: Link) -> IPAddress | None:
+        exclude = {a.ip for a in group.address}
+        # IPv6 adverts leave from the link-local address of the sending interface.
+        where = tx_link if group.ipv6 else link
+        return await self.netlink.primary_address(where.index, group.ipv6, exclude)
+
+    async def _lookup(self, name: str, required: bool) -> None:
         link = await self.netlink.link(name)
         if link is None:
             if required:
@@ -146,36 +176,69 @@ class Service:
             link = Link(index=0, name=name, mac=b"\0" * 6, up=False)
         self.links[name] = link
 
-    def _open(self, interface: str, family: int, groups: list[VrrpGroup], sequences: dict) -> None:
-        link = self.links[interface]
-        local = tuple(self.groups[g.name].sender.source for g in groups)
-        receiver = Receiver(groups, local_addresses=local, sequences=sequences)
-        self.receivers[(interface, family)] = receiver
-        self.announcers.setdefault(interface, Announcer(interface, link.index))
-        if family == 4:
-            uses_ah = any(g.authentication and g.authentication.type is AuthType.AH for g in groups)
-            for protocol in sockets.vrrp_protocols(uses_ah):
-                sock = sockets.open_ipv4_receiver(interface, link.index, protocol)
-                self._watch(sock, receiver, family)
-            self.send_sockets[(interface, 4)] = sockets.open_ipv4_sender(interface, link.index)
-        else:
-            sock = sockets.open_ipv6(interface, link.index)
-            self._watch(sock, receiver, family)
-            self.send_sockets[(interface, 6)] = sock
+    def _port(self, interface: str, ifindex: int, family: int) -> Port:
+        key = (interface, family)
+        if key not in self.ports:
+            self.ports[key] = Port(interface, ifindex, family)
+        port = self.ports[key]
+        port.open([])
+        return port
 
-    def _watch(self, sock: socket.socket, receiver: Receiver, family: int) -> None:
-        self.recv_sockets.append(sock)
-        self.loop.add_reader(sock.fileno(), self._on_readable, sock, receiver, family)
+    def _rebuild_ports(self) -> None:
+        by_port: dict[tuple[str, int], list[VrrpGroup]] = collections.defaultdict(list)
+        for runtime in self.groups.values():
+            by_port[(runtime.group.interface, 6 if runtime.group.ipv6 else 4)].append(runtime.group)
+        for key in [k for k in self.ports if k not in by_port]:
+            self._close_port(self.ports.pop(key))
+        for key, groups in by_port.items():
+            port = self.ports[key]
+            port.open(groups)
+            local = tuple(self.groups[g.name].sender.source for g in groups)
+            port.receiver = Receiver(groups, local_addresses=local, sequences=self.sequences)
+            if port.interface not in self.announcers:
+                self.announcers[port.interface] = Announcer(port.interface, port.ifindex)
+            for sock in port.receive.values():
+                self._watch(sock, port)
+
+    def _watch(self, sock: socket.socket, port: Port) -> None:
+        self.loop.remove_reader(sock.fileno())
+        self.loop.add_reader(sock.fileno(), self._on_readable, sock, port)
+
+    def _close_port(self, port: Port) -> None:
+        for sock in port.sockets():
+            self.loop.remove_reader(sock.fileno())
+            sock.close()
+
+    def _rebuild_sync_groups(self, config: Config) -> None:
+        for runtime in self.groups.values():
+            runtime.machine.sync = None
+        for runner in self.sync_checks.values():
+            runner.stop()
+        self.sync_checks.clear()
+        for sync in config.sync_groups.values():
+            members = [self.groups[m].machine for m in sync.member if m in self.groups]
+            if not members:
+                continue
+            SyncGroupCoordinator(sync.name, members)
+            self.sync_scripts.setdefault(sync.name, ScriptQueue())
+            if sync.health_check is not None:
+                runner = CheckRunner(
+                    f"sync group {sync.name}",
+                    sync.health_check,
+                    lambda failed, name=sync.name: self._retrack(name),
+                )
+                self.sync_checks[sync.name] = runner
+                runner.start()
 
     # Input --------------------------------------------------------------------------
 
-    def _on_readable(self, sock: socket.socket, receiver: Receiver, family: int) -> None:
+    def _on_readable(self, sock: socket.socket, port: Port) -> None:
         # Drain what is queued: under load one wake-up serves many packets.
+        receiver = port.receiver
         for _ in range(64):
             try:
-                if family == 4:
-                    data = sock.recv(65535)
-                    result = receiver.receive_ipv4(data)
+                if port.family == 4:
+                    result = receiver.receive_ipv4(sock.recv(65535))
                 else:
                     data, src, dst, hops = sockets.recv_ipv6(sock)
                     result = receiver.receive_ipv6(data, src, dst, hops)
@@ -185,9 +248,11 @@ class Service:
                 self._count_drop(receiver, drop)
                 continue
             except OSError as error:
-                log.warning("receive error: %s", error)
+                log.warning("%s: receive error: %s", port.interface, error)
                 return
-            runtime = self.groups[result.group]
+            runtime = self.groups.get(result.group)
+            if runtime is None:
+                continue
             runtime.counters["adverts_received"] += 1
             if result.address_mismatch:
                 runtime.counters["address_mismatch"] += 1
@@ -196,10 +261,12 @@ class Service:
     def _count_drop(self, receiver: Receiver, drop: RouterhaError) -> None:
         reason = getattr(drop, "reason", None)
         name = reason.value if reason is not None else "malformed"
-        # Drops that name no group (unknown VRID, garbage) are counted on every group
-        # of the socket, so `status` shows them somewhere.
+        # A drop names no group for certain (its VRID may be garbage): it is counted
+        # on every group of the port, so `status` shows it wherever one looks.
         for check in receiver.by_vrid.values():
-            self.groups[check.group.name].drops[name] += 1
+            runtime = self.groups.get(check.group.name)
+            if runtime is not None:
+                runtime.drops[name] += 1
         log.debug("dropped: %s", drop)
 
     def _on_link(self, link: Link) -> None:
@@ -212,29 +279,39 @@ class Service:
         for runtime in self.groups.values():
             self._track(runtime, now)
 
+    def _start_check(self, runtime: GroupRuntime) -> None:
+        check = runtime.group.health_check
+        if check is not None:
+            runtime.check = CheckRunner(
+                f"group {runtime.group.name}",
+                check,
+                lambda failed, name=runtime.group.name: self._retrack(name),
+            )
+            runtime.check.start()
+
+    def _retrack(self, name: str) -> None:
+        now = self.loop.time()
+        for runtime in self.groups.values():
+            if name in (runtime.group.name, runtime.sync_group):
+                self._track(runtime, now)
+
     def _track(self, runtime: GroupRuntime, now: float) -> None:
-        """Link tracking: the group's own link, and the tracked interfaces."""
-        group = runtime.group
-        faults: set[str] = set()
-        priority = group.priority
-        own = self.links[group.interface]
-        if not own.up and not group.track.exclude_vrrp_interface:
-            faults.add(f"link {group.interface}")
-        for tracked in group.track.interface:
-            if self.links[tracked.name].up:
-                continue
-            if tracked.weight is None:
-                faults.add(f"link {tracked.name}")
-            else:
-                priority += tracked.weight
+        """Feed the machine the faults and priority that links and checks imply."""
+        sync_check = self.sync_checks.get(runtime.sync_group or "")
+        health = tracking.evaluate(
+            runtime.group,
+            self.links,
+            check_failed=runtime.check is not None and runtime.check.failed,
+            sync_check_failed=runtime.sync_group if sync_check and sync_check.failed else None,
+        )
         machine = runtime.machine
         for reason in sorted(
-            r for r in machine.faults if r.startswith("link ") and r not in faults
+            r for r in machine.faults if tracking.owned(r) and r not in health.faults
         ):
             self._feed(runtime, FaultCleared(reason), now)
-        for reason in sorted(faults - machine.faults):
+        for reason in sorted(health.faults - machine.faults):
             self._feed(runtime, FaultRaised(reason), now)
-        self._feed(runtime, PriorityChanged(priority), now)
+        self._feed(runtime, PriorityChanged(health.priority), now)
 
     # Output -------------------------------------------------------------------------
 
@@ -243,7 +320,9 @@ class Service:
 
     def execute(self, actions: list[Action]) -> None:
         for action in actions:
-            runtime = self.groups[action.group]
+            runtime = self.groups.get(action.group) or self._stopping.get(action.group)
+            if runtime is None:
+                continue
             try:
                 self._do(runtime, action)
             except OSError as error:
@@ -262,71 +341,83 @@ class Service:
             self._cancel(runtime, action.timer)
         elif isinstance(action, AddAddresses):
             for iface in group.address + group.excluded_address:
-                self.ordered.put_nowait(self.netlink.add_address(runtime.link.index, iface))
+                self.ordered.put_nowait(self.netlink.add_address(runtime.tx_link.index, iface))
         elif isinstance(action, RemoveAddresses):
             for iface in group.address + group.excluded_address:
-                self.ordered.put_nowait(self.netlink.remove_address(runtime.link.index, iface))
+                self.ordered.put_nowait(self.netlink.remove_address(runtime.tx_link.index, iface))
         elif isinstance(action, SendGratuitous):
             self.ordered.put_nowait(self._announce(runtime, action.count))
         elif isinstance(action, Transition):
-            runtime.counters["transitions"] += 1
-            runtime.last_transition = time.time()
-            log.info(
-                "group %s: %s -> %s (%s)",
-                group.name,
-                action.old.value,
-                action.new.value,
-                action.reason,
-            )
+            self._transition(runtime, action)
+
+    def _transition(self, runtime: GroupRuntime, action: Transition) -> None:
+        runtime.counters["transitions"] += 1
+        runtime.last_transition = time.time()
+        group = runtime.group
+        log.info(
+            "group %s: %s -> %s (%s)", group.name, action.old.value, action.new.value, action.reason
+        )
+        state = "STOP" if action.new is State.INIT else action.new.value
+        script = getattr(group.transition_script, state.lower(), None)
+        if script:
+            runtime.scripts.submit(script, "INSTANCE", group.name, state)
+        sync = self.config.sync_groups.get(runtime.sync_group or "")
+        if sync is not None and action.new is not State.INIT:
+            script = getattr(sync.transition_script, state.lower(), None)
+            members = [self.groups[m] for m in sync.member if m in self.groups]
+            # Once per sync group transition: when the last member arrives there.
+            if script and all(m.machine.state is action.new for m in members):
+                self.sync_scripts[sync.name].submit(script, "GROUP", sync.name, state)
 
     def _send(self, runtime: GroupRuntime, priority: int) -> None:
         group = runtime.group
-        sock = self.send_sockets[(group.interface, 6 if group.ipv6 else 4)]
+        unicast = bool(group.peer_address)
         for dst in runtime.destinations:
-            unicast = bool(group.peer_address)
             try:
                 if group.ipv6:
                     message = runtime.sender.message(priority, dst)
-                    sock.sendto(message, (str(dst), 0, 0, runtime.link.index))
+                    sockets.send_ipv6(
+                        runtime.send_socket,
+                        message,
+                        runtime.sender.source,
+                        dst,
+                        runtime.tx_link.index,
+                    )
                 else:
                     datagram = runtime.sender.ipv4_datagram(priority, dst, unicast=unicast)
-                    sock.sendto(datagram, (str(dst), 0))
+                    runtime.send_socket.sendto(datagram, (str(dst), 0))
             except OSError as error:
-                if error.errno not in (errno.ENETDOWN, errno.ENXIO, errno.EADDRNOTAVAIL):
+                if error.errno not in (
+                    errno.ENETDOWN,
+                    errno.ENXIO,
+                    errno.EADDRNOTAVAIL,
+                    errno.ENETUNREACH,
+                ):
                     raise
                 runtime.counters["send_errors"] += 1
                 continue
             runtime.counters["adverts_sent"] += 1
 
-    async def _work(self) -> None:
-        """Carries out netlink changes and announcements one after another, in order:
-        an address is installed before it is announced."""
-        while True:
-            job = await self.ordered.get()
-            try:
-                await job
-            except (OSError, RouterhaError) as error:
-                log.error("%s", error)
-            except Exception as error:  # a netlink error must not stop the loop
-                log.error("netlink: %s", error)
-
     async def _announce(self, runtime: GroupRuntime, count: int) -> None:
         group = runtime.group
         addresses = [i.ip for i in group.address]
         announcer = self.announcers[group.interface]
-        spacing = group.garp.interval
+        mac = runtime.tx_link.mac
         for n in range(count):
-            if n == 0 or not spacing:
-                announcer.announce(runtime.link.mac, addresses)
-            else:
-                self.loop.call_later(n * spacing, self._announce_later, runtime, addresses)
+            if n and group.garp.interval:
+                await asyncio.sleep(group.garp.interval)
+                if runtime.machine.state is not State.MASTER:
+                    return
+            announcer.announce(mac, addresses)
 
-    def _announce_later(self, runtime: GroupRuntime, addresses: list[IPAddress]) -> None:
-        if runtime.machine.state is State.MASTER:
+    async def _work(self) -> None:
+        """Carries out netlink changes and announcements one after another."""
+        while True:
+            job = await self.ordered.get()
             try:
-                self.announcers[runtime.group.interface].announce(runtime.link.mac, addresses)
-            except OSError as error:
-                log.warning("group %s: announcement failed: %s", runtime.group.name, error)
+                await job
+            except Exception as error:  # one failed change must not stop the others
+                log.error("netlink: %s", error)
 
     def _fire(self, runtime: GroupRuntime, timer: Timer) -> None:
         runtime.handles.pop(timer, None)
@@ -339,23 +430,50 @@ class Service:
 
     # Stopping -----------------------------------------------------------------------
 
-    async def stop(self) -> None:
-        """Priority-0 adverts from every master, addresses removed, sockets closed."""
-        now = self.loop.time()
-        for runtime in self.groups.values():
-            self._feed(runtime, Shutdown(), now)
+    async def _stop_group(self, runtime: GroupRuntime) -> None:
+        """Shutdown (priority 0 if master, addresses removed), then release its resources."""
+        name = runtime.group.name
+        self._stopping[name] = runtime
+        try:
+            if runtime.check is not None:
+                runtime.check.stop()
+            self._feed(runtime, Shutdown(), self.loop.time())
             for timer in list(runtime.handles):
                 self._cancel(runtime, timer)
+            await self._drain()
+            await runtime.scripts.drain()
+            await self._release(runtime)
+        finally:
+            self._stopping.pop(name, None)
+
+    async def _release(self, runtime: GroupRuntime) -> None:
+        if runtime.send_socket is not None and runtime.tx_link is not runtime.link:
+            runtime.send_socket.close()
+        if runtime.own_vmac:
+            await vmac.remove(self.netlink, runtime.tx_link)
+
+    async def _drain(self) -> None:
         while not self.ordered.empty():
-            await self.ordered.get_nowait()
+            job = self.ordered.get_nowait()
+            try:
+                await job
+            except Exception as error:
+                log.error("netlink: %s", error)
+
+    async def stop(self) -> None:
+        """Priority-0 adverts from every master, addresses removed, sockets closed."""
+        for name in list(self.groups):
+            await self._stop_group(self.groups.pop(name))
+        for runner in self.sync_checks.values():
+            runner.stop()
+        for queue in self.sync_scripts.values():
+            await queue.drain()
         for task in (self.worker, self.monitor):
             if task is not None:
                 task.cancel()
-        for sock in self.recv_sockets:
-            self.loop.remove_reader(sock.fileno())
-            sock.close()
-        for sock in self.send_sockets.values():
-            sock.close()
+        for port in self.ports.values():
+            self._close_port(port)
+        self.ports.clear()
         for announcer in self.announcers.values():
             announcer.close()
         self.netlink.close()
@@ -363,34 +481,9 @@ class Service:
     # Status -------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        groups = []
-        for runtime in self.groups.values():
-            group, machine = runtime.group, runtime.machine
-            master = machine.master_address
-            groups.append(
-                {
-                    "name": group.name,
-                    "interface": group.interface,
-                    "vrid": group.vrid,
-                    "version": group.version,
-                    "state": machine.state.value,
-                    "priority": group.priority,
-                    "effective_priority": machine.priority,
-                    "master_address": str(master) if master is not None else None,
-                    "last_transition": runtime.last_transition,
-                    "sync_group": runtime.sync_group,
-                    "rfc3768_compatibility": group.rfc3768_compatibility,
-                    "address_owner": group.address_owner,
-                    "addresses": [str(a) for a in group.address],
-                    "faults": sorted(machine.faults),
-                    "counters": {
-                        "adverts_sent": runtime.counters["adverts_sent"],
-                        "adverts_received": runtime.counters["adverts_received"],
-                        "transitions": runtime.counters["transitions"],
-                        "address_mismatch": runtime.counters["address_mismatch"],
-                        "send_errors": runtime.counters["send_errors"],
-                        "drops": dict(runtime.drops),
-                    },
-                }
-            )
-        return {"groups": groups}
+        return {"groups": [runtime.status() for runtime in self.groups.values()]}
+
+
+def _sync_name(config: Config, group: str) -> str | None:
+    sync = config.sync_group_of(group)
+    return sync.name if sync is not None else None

@@ -12,7 +12,7 @@ import ipaddress
 import socket
 import struct
 
-from routerha.vrrp.constants import IPPROTO_AH, IPPROTO_VRRP, MCAST_V4, MCAST_V6, VRRP_TTL
+from routerha.vrrp.constants import IPPROTO_VRRP, MCAST_V4, MCAST_V6, VRRP_TTL
 
 # Not all are exported by the socket module on every Python.
 IP_MULTICAST_ALL = 49
@@ -99,5 +99,15 @@ def recv_ipv6(
     return data, src, dst, hop_limit
 
 
-def vrrp_protocols(auth_ah: bool) -> tuple[int, ...]:
-    return (IPPROTO_VRRP, IPPROTO_AH) if auth_ah else (IPPROTO_VRRP,)
+def send_ipv6(
+    sock: socket.socket,
+    message: bytes,
+    src: ipaddress.IPv4Address | ipaddress.IPv6Address,
+    dst: ipaddress.IPv4Address | ipaddress.IPv6Address,
+    ifindex: int,
+) -> None:
+    """Send from ``src`` exactly: the checksum covers it, so the kernel must not pick."""
+    pktinfo = src.packed + struct.pack("=I", ifindex)
+    sock.sendmsg(
+        [message], [(socket.IPPROTO_IPV6, IPV6_PKTINFO, pktinfo)], 0, (str(dst), 0, 0, ifindex)
+    )

@@ -23,6 +23,7 @@ class DropReason(str, enum.Enum):
     INTERVAL = "interval"  # VRRPv2: not the group's advertisement interval
     ADDRESS_LIST = "address_list"  # other virtual addresses, and not from their owner
     OWN_PACKET = "own_packet"  # our own advertisement, looped back
+    UNKNOWN_PEER = "unknown_peer"  # unicast from an address not in peer_address
 
 
 class PacketError(RouterhaError):

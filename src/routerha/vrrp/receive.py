@@ -99,12 +99,10 @@ class Receiver:
         self.local_addresses = frozenset(local_addresses)
         self.pseudo_header_checksum = pseudo_header_checksum
 
-    def receive_ipv4(self, data: bytes, *, unicast: bool = False) -> Received:
+    def receive_ipv4(self, data: bytes) -> Received:
         """A datagram read from a raw IPv4 socket (protocol 112 or 51), header included."""
         datagram = ipv4.parse(data)
-        return self._check(
-            datagram.payload, datagram.src, datagram.dst, datagram.ttl, datagram, unicast
-        )
+        return self._check(datagram.payload, datagram.src, datagram.dst, datagram.ttl, datagram)
 
     def receive_ipv6(
         self,
@@ -112,11 +110,9 @@ class Receiver:
         src: ipaddress.IPv6Address,
         dst: ipaddress.IPv6Address,
         hop_limit: int,
-        *,
-        unicast: bool = False,
     ) -> Received:
         """A VRRP message from a raw IPv6 socket; addresses and hop limit from cmsg."""
-        return self._check(payload, src, dst, hop_limit, None, unicast)
+        return self._check(payload, src, dst, hop_limit, None)
 
     def _check(
         self,
@@ -125,11 +121,13 @@ class Receiver:
         dst: IPAddress,
         ttl: int,
         datagram: ipv4.Ipv4Datagram | None,
-        unicast: bool,
     ) -> Received:
         if src in self.local_addresses:
             raise PacketError(DropReason.OWN_PACKET, f"sent by this router ({src})")
-        if ttl != VRRP_TTL:
+        # Unicast peers (RFC 9568 section 5) may sit behind a router: their TTL is not
+        # checked, but they must be configured peers.
+        unicast = not dst.is_multicast
+        if not unicast and ttl != VRRP_TTL:
             raise PacketError(DropReason.TTL, f"TTL/hop limit {ttl} from {src}, must be 255")
         advert = packet.decode(payload, ipv6=src.version == 6)
         check = self.by_vrid.get(advert.vrid)
@@ -138,6 +136,10 @@ class Receiver:
                 DropReason.VRID, f"VRID {advert.vrid} from {src} is not configured here"
             )
         group = check.group
+        if unicast and src not in group.peer_address:
+            raise PacketError(
+                DropReason.UNKNOWN_PEER, f"unicast from {src}, not a peer of group {group.name}"
+            )
         if advert.version != group.version:
             raise PacketError(
                 DropReason.VERSION,
