@@ -82,7 +82,8 @@ class HealthCheck:
 
 @dataclass(frozen=True)
 class TransitionScripts:
-    """Programs run as ``PROGRAM TYPE NAME STATE`` on entering a state."""
+    """Programs run on entering a state, as keepalived runs notify scripts:
+    ``PROGRAM INSTANCE NAME STATE`` (a sync group: ``PROGRAM GROUP NAME STATE``)."""
 
     master: str | None = None
     backup: str | None = None
