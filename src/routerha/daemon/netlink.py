@@ -18,6 +18,8 @@ from routerha.ip import IPAddress, IPInterface
 #: drivers that do not report one).
 _UP_STATES = {"UP", "UNKNOWN"}
 _IFF_UP = 0x1
+#: An address used at once, without Duplicate Address Detection.
+IFA_F_NODAD = 0x02
 
 
 @dataclass(frozen=True)
@@ -69,10 +71,15 @@ class Netlink:
                 return iface.ip
         return None
 
-    async def add_address(self, index: int, iface: IPInterface) -> None:
+    async def add_address(self, index: int, iface: IPInterface, nodad: bool = False) -> None:
+        extra = {"flags": IFA_F_NODAD} if nodad else {}
         try:
             await self.ipr.addr(
-                "add", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen
+                "add",
+                index=index,
+                address=str(iface.ip),
+                prefixlen=iface.network.prefixlen,
+                **extra,
             )
         except NetlinkError as error:
             if error.code != errno.EEXIST:
@@ -98,6 +105,15 @@ class Netlink:
         except NetlinkError as error:
             if error.code != errno.ENODEV:
                 raise
+
+    async def set_protodown(self, index: int, down: bool) -> None:
+        await self.ipr.link("set", index=index, proto_down=int(down))
+
+    async def link_local(self, index: int) -> ipaddress.IPv6Interface | None:
+        for iface in await self.addresses(index, socket.AF_INET6):
+            if iface.ip.is_link_local:
+                return iface  # type: ignore[return-value]
+        return None
 
     async def set_up(self, index: int) -> None:
         await self.ipr.link("set", index=index, state="up")

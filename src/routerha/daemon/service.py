@@ -49,13 +49,14 @@ from routerha.vrrp.receive import AhSequence, Receiver
 from routerha.vrrp.send import Sender
 from routerha.vrrp.syncgroup import SyncGroupCoordinator
 
-from . import sockets, tracking, vmac
+from . import sockets, tracking
 from .announce import Announcer
 from .checks import CheckRunner
 from .netlink import Link, Netlink
 from .ports import Port
 from .runtime import GroupRuntime
 from .scripts import ScriptQueue
+from .vmac import VmacManager
 
 log = logging.getLogger("routerhad")
 
@@ -68,6 +69,7 @@ class Service:
     def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.netlink = Netlink()
+        self.vmacs = VmacManager(self.netlink)
         self.config = Config()
         self.groups: dict[str, GroupRuntime] = {}
         self.ports: dict[tuple[str, int], Port] = {}
@@ -78,6 +80,9 @@ class Service:
         self.sync_checks: dict[str, CheckRunner] = {}
         self.sync_scripts: dict[str, ScriptQueue] = {}
         self.ordered: asyncio.Queue[Awaitable[None]] = asyncio.Queue()
+        #: Jobs queued or running on the worker; while any are, adverts queue too,
+        #: so that the first advert of a new master leaves after its macvlan is up.
+        self.pending = 0
         self.worker: asyncio.Task | None = None
         self.monitor: asyncio.Task | None = None
         #: Groups being stopped: their last actions still need carrying out.
@@ -132,9 +137,10 @@ class Service:
         link = self.links[group.interface]
         tx_link, own_vmac = link, False
         if group.rfc3768_compatibility:
-            tx_link = await vmac.ensure(self.netlink, group, link)
+            link_local = await self.netlink.link_local(link.index) if group.ipv6 else None
+            tx_link = await self.vmacs.ensure(group, link, link_local)
             own_vmac = True
-        source = group.hello_source_address or await self._source(group, link, tx_link)
+        source = group.hello_source_address or await self._source(group, link)
         if source is None:
             family = "link-local IPv6" if group.ipv6 else "IPv4"
             raise ServiceError(
@@ -162,11 +168,10 @@ class Service:
             own_vmac=own_vmac,
         )
 
-    async def _source(self, group: VrrpGroup, link: Link, tx_link: Link) -> IPAddress | None:
+    async def _source(self, group: VrrpGroup, link: Link) -> IPAddress | None:
+        # IPv6: the interface's link-local address (a macvlan carries it too).
         exclude = {a.ip for a in group.address}
-        # IPv6 adverts leave from the link-local address of the sending interface.
-        where = tx_link if group.ipv6 else link
-        return await self.netlink.primary_address(where.index, group.ipv6, exclude)
+        return await self.netlink.primary_address(link.index, group.ipv6, exclude)
 
     async def _lookup(self, name: str, required: bool) -> None:
         link = await self.netlink.link(name)
@@ -331,7 +336,10 @@ class Service:
     def _do(self, runtime: GroupRuntime, action: Action) -> None:
         group = runtime.group
         if isinstance(action, SendAdvert):
-            self._send(runtime, action.priority)
+            if self.pending:
+                self._in_order(self._send_later(runtime, action.priority))
+            else:
+                self._send(runtime, action.priority)
         elif isinstance(action, ScheduleTimer):
             self._cancel(runtime, action.timer)
             runtime.handles[action.timer] = self.loop.call_at(
@@ -341,16 +349,20 @@ class Service:
             self._cancel(runtime, action.timer)
         elif isinstance(action, AddAddresses):
             for iface in group.address + group.excluded_address:
-                self.ordered.put_nowait(self.netlink.add_address(runtime.tx_link.index, iface))
+                self._in_order(self.netlink.add_address(runtime.tx_link.index, iface))
         elif isinstance(action, RemoveAddresses):
             for iface in group.address + group.excluded_address:
-                self.ordered.put_nowait(self.netlink.remove_address(runtime.tx_link.index, iface))
+                self._in_order(self.netlink.remove_address(runtime.tx_link.index, iface))
         elif isinstance(action, SendGratuitous):
-            self.ordered.put_nowait(self._announce(runtime, action.count))
+            self._in_order(self._announce(runtime, action.count))
         elif isinstance(action, Transition):
             self._transition(runtime, action)
 
     def _transition(self, runtime: GroupRuntime, action: Transition) -> None:
+        if runtime.own_vmac and State.MASTER in (action.old, action.new):
+            # Carrier on the macvlan only while master (see vmac.py).
+            down = action.new is not State.MASTER
+            self._in_order(self.netlink.set_protodown(runtime.tx_link.index, down))
         runtime.counters["transitions"] += 1
         runtime.last_transition = time.time()
         group = runtime.group
@@ -410,6 +422,13 @@ class Service:
                     return
             announcer.announce(mac, addresses)
 
+    def _in_order(self, job: Awaitable[None]) -> None:
+        self.pending += 1
+        self.ordered.put_nowait(job)
+
+    async def _send_later(self, runtime: GroupRuntime, priority: int) -> None:
+        self._send(runtime, priority)
+
     async def _work(self) -> None:
         """Carries out netlink changes and announcements one after another."""
         while True:
@@ -418,6 +437,8 @@ class Service:
                 await job
             except Exception as error:  # one failed change must not stop the others
                 log.error("netlink: %s", error)
+            finally:
+                self.pending -= 1
 
     def _fire(self, runtime: GroupRuntime, timer: Timer) -> None:
         runtime.handles.pop(timer, None)
@@ -450,15 +471,12 @@ class Service:
         if runtime.send_socket is not None and runtime.tx_link is not runtime.link:
             runtime.send_socket.close()
         if runtime.own_vmac:
-            await vmac.remove(self.netlink, runtime.tx_link)
+            await self.vmacs.remove(runtime.link, runtime.tx_link)
 
     async def _drain(self) -> None:
-        while not self.ordered.empty():
-            job = self.ordered.get_nowait()
-            try:
-                await job
-            except Exception as error:
-                log.error("netlink: %s", error)
+        """Wait until the worker has carried out everything queued so far."""
+        while self.pending:
+            await asyncio.sleep(0.001)
 
     async def stop(self) -> None:
         """Priority-0 adverts from every master, addresses removed, sockets closed."""
