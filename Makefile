@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint unit demo clean
+.PHONY: setup test lint unit demo demo-simulated clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,9 @@ unit: setup
 	$(BIN)/python -m pytest tests/machine tests/wire tests/model
 
 demo: setup
+	$(BIN)/python -m demo.lab_pair
+
+demo-simulated: setup
 	$(BIN)/python demo/simulated_pair.py
 
 clean:
