@@ -1,0 +1,448 @@
+"""The conntrack sync protocol, sans-IO: reliable delivery of the latest state of each entry.
+
+Like conntrackd's FTFW mode, and like the VRRP machine here: no sockets, no timers
+inside. ``SyncProtocol`` is fed local changes, received datagrams and the clock;
+it returns actions (datagrams to send, entries to apply to the external cache,
+a timer deadline, a peer's requests).
+
+Entries are opaque here: a key (the entry's identity: zone and original tuple)
+and a state (its encoded attributes), or a deletion. Only the latest state of an
+entry matters, which makes recovery simple:
+
+- Every DATA message has a sequence number. The receiver acknowledges in-order
+  messages in windows (an ACK every ``ack_every`` messages, and at least every
+  ``ack_delay`` seconds while some are unacknowledged).
+  Acknowledgements are cumulative: up to the first missing message.
+- A gap makes the receiver send a NACK for the missing range at once (and again
+  every ``nack_retry`` while something is missing); it still applies what it
+  received, because every message carries complete states.
+- The sender keeps, per unacknowledged entry, only its latest state (the resend
+  queue). A NACKed message is sent again under its own sequence number, rebuilt
+  from the latest state of the entries it carried that no later message carries;
+  one whose entries all moved on goes out empty, which fills the gap just the same.
+- An ALIVE at most ``alive_interval`` apart carries the sender's last sequence
+  number, so the loss of the last messages before a silence is found too.
+- Every message names its sender's session: the first sequence number that
+  sender instance used. A new session (a restarted peer, also announced by
+  HELLO) resets the receiver's expectations to it, so even the loss of a peer's
+  very first messages is noticed and repaired. A
+  RESYNC asks the peer for its whole internal cache (a bulk sync), which it
+  sends as ordinary DATA ending in a BULK_END record, delivered as reliably as
+  the entries: the receiver reports the bulk complete once nothing before that
+  record is missing.
+- A resend queue over ``max_unacked`` entries is dropped and replaced by a bulk
+  sync, and a gap over ``max_gap`` messages makes the receiver ask for one: memory
+  stays bounded when the peer is gone for a long time.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Union
+
+from routerha.errors import RouterhaError
+
+MAGIC = b"RH"
+VERSION = 1
+HEADER = struct.Struct("!2sBBIIH")  # magic, version, type, session, sequence, body length
+RECORD = struct.Struct("!BHH")  # op, key length, state length
+RANGE = struct.Struct("!II")
+SEQ_MOD = 1 << 32
+
+
+class SyncError(RouterhaError):
+    """A sync datagram is malformed. It is dropped and counted; nothing else happens."""
+
+
+class Kind(enum.IntEnum):
+    DATA = 1
+    ACK = 2  # body: first and last sequence number acknowledged
+    NACK = 3  # body: first and last sequence number missing
+    ALIVE = 4  # sequence: the last DATA sequence number sent
+    HELLO = 5  # sequence: the first DATA sequence number that will follow
+    RESYNC = 6  # please send your whole internal cache
+
+
+class Op(enum.IntEnum):
+    UPDATE = 1
+    DESTROY = 2
+    BULK_END = 3  # not an entry: the end of a bulk sync
+
+
+BULK_END_KEY = b"\0bulk-end"
+
+
+# Actions ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Send:
+    datagram: bytes
+
+
+@dataclass(frozen=True)
+class Apply:
+    """Store (UPDATE) or forget (DESTROY) an entry in the external cache."""
+
+    op: Op
+    key: bytes
+    state: bytes
+
+
+@dataclass(frozen=True)
+class ResyncRequested:
+    """The peer asked for a bulk sync: feed the internal cache to ``bulk()``."""
+
+
+@dataclass(frozen=True)
+class PeerRestarted:
+    """The peer said HELLO: it started (again) with an empty cache."""
+
+
+@dataclass(frozen=True)
+class BulkReceived:
+    """A bulk sync from the peer is complete (the startup gate of a new router)."""
+
+
+Action = Union[Send, Apply, ResyncRequested, PeerRestarted, BulkReceived]
+
+
+def _after(a: int, b: int) -> bool:
+    """Serial number arithmetic (RFC 1982): whether ``a`` comes after ``b``."""
+    return 0 < (a - b) % SEQ_MOD < SEQ_MOD // 2
+
+
+def parse(datagram: bytes) -> tuple[Kind, int, int, bytes]:
+    """(kind, session, sequence, body) of a datagram; SyncError if it is not one of ours."""
+    if len(datagram) < HEADER.size:
+        raise SyncError(f"{len(datagram)} octets is shorter than a header")
+    magic, version, kind, session, sequence, length = HEADER.unpack_from(datagram)
+    if magic != MAGIC or version != VERSION:
+        raise SyncError("not a routerha sync message (magic or version)")
+    if len(datagram) != HEADER.size + length:
+        raise SyncError(f"body length {length} but {len(datagram) - HEADER.size} octets follow")
+    try:
+        return Kind(kind), session, sequence, datagram[HEADER.size :]
+    except ValueError:
+        raise SyncError(f"unknown message type {kind}") from None
+
+
+def records(body: bytes) -> list[tuple[Op, bytes, bytes]]:
+    """The (op, key, state) records of a DATA body."""
+    out = []
+    offset = 0
+    while offset < len(body):
+        if offset + RECORD.size > len(body):
+            raise SyncError("truncated record header")
+        op, key_len, state_len = RECORD.unpack_from(body, offset)
+        offset += RECORD.size
+        end = offset + key_len + state_len
+        if end > len(body) or not key_len:
+            raise SyncError("record overruns the message")
+        try:
+            out.append((Op(op), body[offset : offset + key_len], body[offset + key_len : end]))
+        except ValueError:
+            raise SyncError(f"unknown record op {op}") from None
+        offset = end
+    return out
+
+
+def _range(body: bytes) -> tuple[int, int]:
+    if len(body) != RANGE.size:
+        raise SyncError("ACK/NACK body is not a sequence range")
+    first, last = RANGE.unpack(body)
+    if (last - first) % SEQ_MOD >= SEQ_MOD // 2:
+        raise SyncError("sequence range runs backwards")
+    return first, last
+
+
+def _seq_range(first: int, last: int) -> Iterable[int]:
+    count = (last - first) % SEQ_MOD + 1
+    return ((first + i) % SEQ_MOD for i in range(count))
+
+
+class SyncProtocol:
+    def __init__(
+        self,
+        *,
+        payload_size: int = 1400,
+        alive_interval: float = 1.0,
+        ack_every: int = 32,
+        ack_delay: float = 0.05,
+        nack_retry: float = 0.2,
+        max_unacked: int = 200_000,
+        max_gap: int = 4096,
+        first_sequence: int = 1,
+    ) -> None:
+        self.payload_size = payload_size
+        self.alive_interval = alive_interval
+        self.ack_every = ack_every
+        self.ack_delay = ack_delay
+        self.nack_retry = nack_retry
+        self.max_unacked = max_unacked
+        self.max_gap = max_gap
+        # Sending side.
+        self.next_seq = first_sequence % SEQ_MOD
+        self.session = self.next_seq
+        self.pending: OrderedDict[bytes, tuple[Op, bytes]] = OrderedDict()
+        #: The resend queue: latest (op, state, sequence) of every unacknowledged entry.
+        self.unacked: OrderedDict[bytes, tuple[Op, bytes, int]] = OrderedDict()
+        #: Which keys each unacknowledged message carried.
+        self.sent: OrderedDict[int, list[bytes]] = OrderedDict()
+        self.last_sent_at = float("-inf")
+        self.need_bulk = False
+        self.started = False
+        # Receiving side.
+        self.peer_session: int | None = None
+        self.expected: int | None = None
+        self.unacked_received = 0
+        self.first_unacked_at: float | None = None
+        self.missing: set[int] = set()
+        self.nack_at: float | None = None
+        self.bulk_ending = False
+        self.acked_upto: int | None = None
+        self.stats: dict[str, int] = {
+            "sent": 0, "received": 0, "resent": 0, "acks": 0, "nacks_sent": 0,
+            "nacks_received": 0, "gaps": 0, "malformed": 0, "bulk_sent": 0, "acks_received": 0,
+        }  # fmt: skip
+
+    # Local changes ------------------------------------------------------------------
+
+    def start(self, now: float) -> list[Action]:
+        """HELLO (the peer forgets what it expected of us), then our RESYNC request."""
+        self.started = True
+        return [self._control(Kind.HELLO, self.next_seq, now), self._control(Kind.RESYNC, 0, now)]
+
+    def update(self, key: bytes, state: bytes) -> None:
+        self.pending[key] = (Op.UPDATE, state)
+        self.pending.move_to_end(key)
+
+    def destroy(self, key: bytes) -> None:
+        self.pending[key] = (Op.DESTROY, b"")
+        self.pending.move_to_end(key)
+
+    def flush(self, now: float) -> list[Action]:
+        """Pack what is pending into DATA messages of at most ``payload_size`` octets."""
+        actions: list[Action] = []
+        if self.need_bulk:
+            actions.append(ResyncRequested())
+            self.need_bulk = False
+        batch: list[tuple[bytes, Op, bytes]] = []
+        size = 0
+        while self.pending:
+            key, (op, state) = self.pending.popitem(last=False)
+            length = RECORD.size + len(key) + len(state)
+            if batch and size + length > self.payload_size - HEADER.size:
+                actions.append(self._data(batch, now))
+                batch, size = [], 0
+            batch.append((key, op, state))
+            size += length
+        if batch:
+            actions.append(self._data(batch, now))
+        return actions
+
+    def bulk(self, entries: Iterable[tuple[bytes, bytes]], now: float) -> list[Action]:
+        """Send every given (key, state) between BULK_BEGIN and BULK_END."""
+        self.stats["bulk_sent"] += 1
+        for key, state in entries:
+            self.update(key, state)
+        self.pending.pop(BULK_END_KEY, None)
+        self.pending[BULK_END_KEY] = (Op.BULK_END, b"")
+        return self.flush(now)
+
+    def _data(self, batch: list[tuple[bytes, Op, bytes]], now: float) -> Send:
+        seq = self.next_seq
+        self.next_seq = (seq + 1) % SEQ_MOD
+        body = b"".join(
+            RECORD.pack(op, len(key), len(state)) + key + state for key, op, state in batch
+        )
+        keys = []
+        for key, op, state in batch:
+            self.unacked[key] = (op, state, seq)
+            self.unacked.move_to_end(key)
+            keys.append(key)
+        self.sent[seq] = keys
+        self.stats["sent"] += 1
+        if len(self.unacked) > self.max_unacked:
+            # The peer has been gone too long: forget, and send everything when it is back.
+            self.unacked.clear()
+            self.sent.clear()
+            self.need_bulk = True
+        self.last_sent_at = now
+        return Send(self._header(Kind.DATA, seq, body))
+
+    def _control(self, kind: Kind, sequence: int, now: float, body: bytes = b"") -> Send:
+        if kind in (Kind.ALIVE, Kind.HELLO):
+            self.last_sent_at = now
+        return Send(self._header(kind, sequence, body))
+
+    def _header(self, kind: Kind, sequence: int, body: bytes) -> bytes:
+        return HEADER.pack(MAGIC, VERSION, kind, self.session, sequence % SEQ_MOD, len(body)) + body
+
+    # Received -------------------------------------------------------------------
+
+    def receive(self, datagram: bytes, now: float) -> list[Action]:
+        """One datagram from the peer. Malformed ones raise SyncError and change nothing."""
+        kind, session, seq, body = parse(datagram)
+        parsed = records(body) if kind is Kind.DATA else []  # all checked before any change
+        if kind in (Kind.ACK, Kind.NACK):
+            _range(body)
+        actions: list[Action] = []
+        if session != self.peer_session:
+            # A peer we did not know, or one that restarted: expect its session's start.
+            restarted = self.peer_session is not None
+            self.peer_session = session
+            self.expected = session
+            self.missing.clear()
+            self.unacked_received = 0
+            self.first_unacked_at = None
+            self.bulk_ending = False
+            if restarted or kind is Kind.HELLO:
+                actions.append(PeerRestarted())
+        return actions + self._dispatch(kind, seq, body, parsed, now)
+
+    def _dispatch(
+        self, kind: Kind, seq: int, body: bytes, parsed: list, now: float
+    ) -> list[Action]:
+        if kind is Kind.DATA:
+            return self._receive_data(seq, parsed, now)
+        if kind is Kind.ACK:
+            self._acked(_range(body)[1])
+            return []
+        if kind is Kind.NACK:
+            return self._nacked(*_range(body), now)
+        if kind is Kind.ALIVE:
+            # Answered with an ACK: the last one may have been lost, and the peer
+            # keeps its resend queue until it hears one.
+            return [*self._sequence_seen((seq + 1) % SEQ_MOD, now), self._ack(now)]
+        if kind is Kind.HELLO:
+            return []
+        return [ResyncRequested()]  # RESYNC
+
+    def _receive_data(
+        self, seq: int, parsed: list[tuple[Op, bytes, bytes]], now: float
+    ) -> list[Action]:
+        self.stats["received"] += 1
+        actions: list[Action] = []
+        for op, key, state in parsed:
+            if op is Op.BULK_END:
+                self.bulk_ending = True  # complete once nothing before it is missing
+            else:
+                actions.append(Apply(op, key, state))
+        if self.expected is not None and not _after((seq + 1) % SEQ_MOD, self.expected):
+            self.missing.discard(seq)  # a resend, or a duplicate
+        else:
+            actions += self._sequence_seen(seq, now)
+            self.expected = (seq + 1) % SEQ_MOD
+        self.unacked_received += 1
+        if self.first_unacked_at is None:
+            self.first_unacked_at = now
+        if self.unacked_received >= self.ack_every:
+            actions.append(self._ack(now))
+        return actions + self._bulk_done()
+
+    def _sequence_seen(self, following: int, now: float) -> list[Action]:
+        """The peer has sent everything before ``following``: NACK what never came."""
+        if self.expected is None:
+            self.expected = following
+            return []
+        gap = (following - self.expected) % SEQ_MOD
+        if gap == 0 or gap >= SEQ_MOD // 2:
+            return []
+        first, last = self.expected, (following - 1) % SEQ_MOD
+        self.expected = following
+        self.stats["gaps"] += 1
+        if gap > self.max_gap or len(self.missing) + gap > self.max_gap:
+            # Too much lost to ask for piece by piece: ask for everything instead.
+            self.missing.clear()
+            return [self._control(Kind.RESYNC, 0, now)]
+        self.missing.update(_seq_range(first, last))
+        return [self._nack(first, last, now)]
+
+    def _bulk_done(self) -> list[Action]:
+        if self.bulk_ending and not self.missing:
+            self.bulk_ending = False
+            return [BulkReceived()]
+        return []
+
+    def _nack(self, first: int, last: int, now: float) -> Send:
+        self.stats["nacks_sent"] += 1
+        self.nack_at = now + self.nack_retry
+        return self._control(Kind.NACK, 0, now, RANGE.pack(first, last))
+
+    def _ack(self, now: float) -> Send:
+        """Acknowledge everything before the first missing message."""
+        self.unacked_received = 0
+        self.first_unacked_at = None
+        if self.missing:
+            base = self.expected or 0
+            first_missing = min(self.missing, key=lambda s: (s - base) % SEQ_MOD)
+            last = (first_missing - 1) % SEQ_MOD
+        else:
+            last = ((self.expected or 0) - 1) % SEQ_MOD
+        self.stats["acks"] += 1
+        self.acked_upto = last
+        return self._control(Kind.ACK, 0, now, RANGE.pack(last, last))
+
+    def _acked(self, last: int) -> None:
+        self.stats["acks_received"] += 1
+        for seq in list(self.sent):
+            if seq != last and not _after(last, seq):
+                break  # self.sent is in sending order
+            for key in self.sent.pop(seq):
+                entry = self.unacked.get(key)
+                if entry is not None and (entry[2] == last or _after(last, entry[2])):
+                    del self.unacked[key]
+
+    def _nacked(self, first: int, last: int, now: float) -> list[Action]:
+        """Send each missing message again, under its own number, with current states."""
+        self.stats["nacks_received"] += 1
+        if (last - first) % SEQ_MOD >= self.max_gap:
+            return [ResyncRequested()]
+        actions: list[Action] = []
+        limit = self.payload_size - HEADER.size
+        for seq in _seq_range(first, last):
+            body = b""
+            for key in self.sent.get(seq, ()):
+                entry = self.unacked.get(key)
+                if entry is None or entry[2] != seq:
+                    continue  # acknowledged, or carried by a later message
+                record = RECORD.pack(entry[0], len(key), len(entry[1])) + key + entry[1]
+                if len(body) + len(record) > limit:
+                    self.pending[key] = (entry[0], entry[1])  # goes out in a new message
+                    continue
+                body += record
+                self.stats["resent"] += 1
+            actions.append(self._control(Kind.DATA, seq, now, body))
+        return actions + self.flush(now)
+
+    # Time -------------------------------------------------------------------------
+
+    def deadline(self) -> float:
+        """When ``tick`` must run next."""
+        times = [self.last_sent_at + self._alive_gap()]
+        if self.first_unacked_at is not None:
+            times.append(self.first_unacked_at + self.ack_delay)
+        if self.nack_at is not None and self.missing:
+            times.append(self.nack_at)
+        return min(times)
+
+    def _alive_gap(self) -> float:
+        # With entries awaiting an ACK, ask sooner: the answer empties the resend queue.
+        return min(self.alive_interval, self.nack_retry) if self.unacked else self.alive_interval
+
+    def tick(self, now: float) -> list[Action]:
+        actions: list[Action] = []
+        if self.first_unacked_at is not None and now >= self.first_unacked_at + self.ack_delay:
+            actions.append(self._ack(now))
+        if self.missing and self.nack_at is not None and now >= self.nack_at:
+            base = self.expected or 0
+            order = sorted(self.missing, key=lambda s: (s - base) % SEQ_MOD)
+            actions.append(self._nack(order[0], order[-1], now))
+        if self.started and now >= self.last_sent_at + self._alive_gap():
+            actions.append(self._control(Kind.ALIVE, (self.next_seq - 1) % SEQ_MOD, now))
+        return actions

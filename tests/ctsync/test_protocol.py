@@ -1,0 +1,191 @@
+"""The sync protocol delivers the latest state of every entry over a lossy link."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from routerha.ctsync.protocol import (
+    Apply,
+    BulkReceived,
+    Op,
+    PeerRestarted,
+    ResyncRequested,
+    Send,
+    SyncError,
+    SyncProtocol,
+)
+
+
+class Link:
+    """Two protocol ends, a virtual clock, loss and reordering-free delay."""
+
+    def __init__(self, loss=0.0, seed=0, jitter=0.0, duplicate=0.0, **options):
+        self.rng = random.Random(seed)
+        self.loss = loss
+        self.jitter = jitter
+        self.duplicate = duplicate
+        self.now = 0.0
+        self.ends = {"a": SyncProtocol(**options), "b": SyncProtocol(**options)}
+        self.external = {"a": {}, "b": {}}
+        self.events = {"a": [], "b": []}
+        self.in_flight = []  # (arrival, to, datagram)
+
+    def other(self, name):
+        return "b" if name == "a" else "a"
+
+    def handle(self, name, actions):
+        for action in actions:
+            if isinstance(action, Send):
+                copies = 2 if self.rng.random() < self.duplicate else 1
+                for _ in range(copies):
+                    if self.rng.random() >= self.loss:
+                        arrival = self.now + 0.001 + self.rng.random() * self.jitter
+                        self.in_flight.append((arrival, self.other(name), action.datagram))
+            elif isinstance(action, Apply):
+                cache = self.external[name]
+                if action.op is Op.UPDATE:
+                    cache[action.key] = action.state
+                else:
+                    cache.pop(action.key, None)
+            else:
+                self.events[name].append(action)
+
+    def run(self, until):
+        while self.now < until:
+            self.now = round(self.now + 0.001, 6)
+            arrived = [m for m in self.in_flight if m[0] <= self.now]
+            self.in_flight = [m for m in self.in_flight if m[0] > self.now]
+            for _, to, datagram in arrived:
+                self.handle(to, self.ends[to].receive(datagram, self.now))
+            for name, end in self.ends.items():
+                if end.deadline() <= self.now:
+                    self.handle(name, end.tick(self.now))
+
+
+def drive(link, changes, seed):
+    """Apply random updates/destroys at a, flushing as a daemon would."""
+    rng = random.Random(seed)
+    truth = {}
+    a = link.ends["a"]
+    link.handle("a", a.start(link.now))
+    link.handle("b", link.ends["b"].start(link.now))
+    for _ in range(changes):
+        key = f"k{rng.randrange(300)}".encode()
+        if rng.random() < 0.2 and key in truth:
+            a.destroy(key)
+            del truth[key]
+        else:
+            state = rng.randbytes(rng.randrange(1, 60))
+            a.update(key, state)
+            truth[key] = state
+        if rng.random() < 0.3:
+            link.handle("a", a.flush(link.now))
+            link.run(link.now + 0.002)
+    link.handle("a", a.flush(link.now))
+    return truth
+
+
+@pytest.mark.parametrize("loss", [0.0, 0.2, 0.5])
+@pytest.mark.parametrize("seed", range(4))
+def test_latest_state_of_every_entry_arrives_despite_loss(loss, seed):
+    link = Link(loss=loss, seed=seed)
+    truth = drive(link, 3000, seed)
+    link.run(link.now + 10)
+    assert link.external["b"] == truth
+    # ...and the resend queue drains once everything is acknowledged.
+    assert not link.ends["a"].unacked
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_reordering_and_duplicates_do_not_confuse_it(seed):
+    link = Link(loss=0.2, seed=seed, jitter=0.02, duplicate=0.1)
+    truth = drive(link, 3000, seed)
+    link.run(link.now + 10)
+    assert link.external["b"] == truth
+    assert not link.ends["a"].unacked
+
+
+def test_a_restarted_sender_is_recognised_by_its_new_session():
+    link = Link(loss=0.0)
+    drive(link, 200, 3)
+    link.run(link.now + 2)
+    link.ends["a"] = SyncProtocol(first_sequence=777)
+    link.handle("a", link.ends["a"].start(link.now))
+    link.run(link.now + 1)
+    assert sum(isinstance(e, PeerRestarted) for e in link.events["b"]) == 2
+    assert link.ends["b"].expected == 777
+
+
+def test_nothing_is_resent_on_a_clean_link():
+    link = Link(loss=0.0)
+    drive(link, 2000, 1)
+    link.run(link.now + 3)
+    stats = link.ends["a"].stats
+    assert stats["resent"] == 0 and stats["nacks_received"] == 0
+    assert stats["acks_received"] > 0
+
+
+def test_lost_tail_is_found_by_alive():
+    link = Link(loss=0.0)
+    link.handle("a", link.ends["a"].start(0.0))
+    link.handle("b", link.ends["b"].start(0.0))
+    link.run(0.01)
+    a = link.ends["a"]
+    a.update(b"k", b"v1")
+    a.flush(link.now)  # dropped on the floor: never handed to the link
+    link.run(link.now + 3)
+    assert link.external["b"] == {b"k": b"v1"}
+    assert link.ends["b"].stats["gaps"] == 1
+
+
+def test_hello_and_resync_request_reach_the_peer():
+    link = Link()
+    link.handle("a", link.ends["a"].start(0.0))
+    link.run(0.01)
+    assert any(isinstance(e, PeerRestarted) for e in link.events["b"])
+    assert any(isinstance(e, ResyncRequested) for e in link.events["b"])
+
+
+@pytest.mark.parametrize("loss", [0.0, 0.3])
+def test_bulk_sync_completes_only_when_every_message_arrived(loss):
+    link = Link(loss=loss, seed=7)
+    link.handle("b", link.ends["b"].start(0.0))
+    link.run(0.01)
+    entries = [(f"e{i}".encode(), bytes(40)) for i in range(5000)]
+    link.handle("a", link.ends["a"].bulk(entries, link.now))
+    link.run(link.now + 10)
+    assert len(link.external["b"]) == 5000
+    assert any(isinstance(e, BulkReceived) for e in link.events["b"])
+
+
+def test_messages_respect_the_payload_size():
+    end = SyncProtocol(payload_size=500)
+    for i in range(100):
+        end.update(f"key{i}".encode(), bytes(50))
+    sends = [a for a in end.flush(0.0) if isinstance(a, Send)]
+    assert len(sends) > 1 and all(len(s.datagram) <= 500 for s in sends)
+
+
+def test_unbounded_backlog_turns_into_a_bulk_sync():
+    end = SyncProtocol(max_unacked=100)
+    for i in range(150):
+        end.update(f"key{i}".encode(), b"x")
+    end.flush(0.0)
+    assert len(end.unacked) <= 100
+    end.update(b"more", b"x")
+    assert any(isinstance(a, ResyncRequested) for a in end.flush(1.0))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=200))
+def test_garbage_raises_only_sync_error_and_changes_nothing(data):
+    end = SyncProtocol()
+    before = (end.expected, set(end.missing))
+    try:
+        end.receive(data, 0.0)
+    except SyncError:
+        assert (end.expected, set(end.missing)) == before
