@@ -149,3 +149,54 @@ def test_all_problems_are_reported_at_once():
 def test_address_without_prefix_is_a_host_address():
     lan = load_config(groups(address=["10.1.1.5"])).groups["LAN"]
     assert lan.address[0] == ipaddress.ip_interface("10.1.1.5/32")
+
+
+def with_sync(**conntrack):
+    data = groups()
+    data["vrrp"]["sync_groups"] = {"CG-1": {"member": ["LAN"]}}
+    data["conntrack_sync"] = {
+        "interface": "eth2",
+        "failover_mechanism": {"sync_group": "CG-1"},
+        **conntrack,
+    }
+    return data
+
+
+def test_conntrack_sync_defaults_are_vyos_ones():
+    sync = load_config(with_sync()).conntrack_sync
+    assert str(sync.mcast_group) == "225.0.0.50" and sync.port == 3780
+    assert sync.peer is None and sync.startup_resync and not sync.disable_external_cache
+
+
+def test_conntrack_sync_expect_all_means_every_helper():
+    sync = load_config(with_sync(expect_sync=["all"])).conntrack_sync
+    assert sync.expect_sync == ("ftp", "sip", "h323", "nfs", "sqlnet")
+
+
+@pytest.mark.parametrize(
+    ("settings", "path", "words"),
+    [
+        (
+            {"failover_mechanism": {"sync_group": "NOPE"}},
+            "conntrack_sync.failover_mechanism.sync_group",
+            "not a configured",
+        ),
+        ({"failover_mechanism": {}}, "conntrack_sync.failover_mechanism.sync_group", "required"),
+        ({"peer": "192.0.2.2", "mcast_group": "239.1.1.1"}, "conntrack_sync.peer", "not both"),
+        ({"mcast_group": "10.0.0.1"}, "conntrack_sync.mcast_group", "multicast"),
+        ({"expect_sync": ["all", "ftp"]}, "conntrack_sync.expect_sync", "alone"),
+        ({"expect_sync": ["tftp"]}, "conntrack_sync.expect_sync[0]", "not one of"),
+        ({"accept_protocol": ["gre"]}, "conntrack_sync.accept_protocol[0]", "not one of"),
+        (
+            {"ignore_address": ["10.0.0.0/33"]},
+            "conntrack_sync.ignore_address[0]",
+            "address or prefix",
+        ),
+        ({"port": 0}, "conntrack_sync.port", "1..65535"),
+        ({"mcast-group": "239.1.1.1"}, "conntrack_sync.mcast-group", "unknown key"),
+    ],
+)
+def test_conntrack_sync_mistakes_are_named(settings, path, words):
+    found = problems(with_sync(**settings))
+    assert path in found, found
+    assert words in found[path]

@@ -12,6 +12,13 @@ import math
 from typing import Any, Callable, TypeVar
 
 from routerha.errors import ConfigError
+from routerha.model.conntrack_sync import (
+    DEFAULT_MCAST_GROUP,
+    DEFAULT_PORT,
+    EXPECT_HELPERS,
+    PROTOCOLS,
+    ConntrackSync,
+)
 from routerha.model.vrrp import (
     OWNER_PRIORITY,
     PASSWORD_OCTETS,
@@ -378,6 +385,82 @@ def _sync_groups(node: _Node, groups: dict[str, VrrpGroup]) -> dict[str, SyncGro
     return out
 
 
+def _networks(node: _Node, name: str) -> tuple[Any, ...]:
+    return node.parsed_list(
+        name,
+        lambda v: ipaddress.ip_network(v, strict=False) if isinstance(v, str) else _fail(v),
+        "an address or prefix",
+    )
+
+
+def _fail(value: Any) -> Any:
+    raise TypeError(value)
+
+
+def _choices(node: _Node, name: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    out = []
+    for i, item in enumerate(node.listing(name)):
+        if item not in allowed:
+            node.problems.add(
+                f"{node.key(name)}[{i}]", f"{item!r} is not one of {', '.join(allowed)}"
+            )
+        elif item not in out:
+            out.append(item)
+    return tuple(out)
+
+
+def _conntrack_sync(node: _Node, sync_groups: dict[str, SyncGroup]) -> ConntrackSync | None:
+    """VyOS ``service conntrack-sync``; the keys are checked like the VRRP ones."""
+    if not node.data:
+        node.finish()
+        return None
+    interface = node.string("interface")
+    if interface is None:
+        node.problems.add(node.key("interface"), "is required: the dedicated sync link")
+    mechanism = node.child("failover_mechanism")
+    sync_group = mechanism.string("sync_group")
+    mechanism.finish()
+    if sync_group is None:
+        node.problems.add(
+            mechanism.key("sync_group"), "is required: the VRRP sync group that owns the sessions"
+        )
+    elif sync_group not in sync_groups:
+        node.problems.add(
+            mechanism.key("sync_group"), f"{sync_group!r} is not a configured sync group"
+        )
+    peer = node.address("peer")
+    mcast = node.address("mcast_group")
+    if peer is not None and mcast is not None:
+        node.problems.add(
+            node.key("peer"), "give peer (unicast) or mcast_group (multicast), not both"
+        )
+    if mcast is not None and not (mcast.version == 4 and mcast.is_multicast):
+        node.problems.add(node.key("mcast_group"), f"{mcast} is not an IPv4 multicast group")
+        mcast = None
+    expect = _choices(node, "expect_sync", (*EXPECT_HELPERS, "all"))
+    if "all" in expect:
+        if len(expect) > 1:
+            node.problems.add(node.key("expect_sync"), "'all' stands alone")
+        expect = EXPECT_HELPERS
+    sync = ConntrackSync(
+        interface=interface or "",
+        sync_group=sync_group or "",
+        peer=peer,
+        mcast_group=mcast or DEFAULT_MCAST_GROUP,
+        port=node.integer("port", DEFAULT_PORT, 1, 65535),
+        listen_address=node.address("listen_address"),
+        accept_protocol=_choices(node, "accept_protocol", PROTOCOLS),
+        ignore_address=_networks(node, "ignore_address"),
+        expect_sync=expect,
+        disable_external_cache=node.boolean("disable_external_cache", False),
+        startup_resync=node.boolean("startup_resync", True),
+        event_listen_queue_size=node.integer("event_listen_queue_size", 8, 1, 1024),
+        sync_queue_size=node.integer("sync_queue_size", 1, 1, 1024),
+    )
+    node.finish()
+    return sync
+
+
 def load_config(data: Any) -> Config:
     """Validate plain data (a parsed routerhad JSON file) and build the model.
 
@@ -396,7 +479,8 @@ def load_config(data: Any) -> Config:
     _check_vrid_reuse(groups, problems)
     sync_groups = _sync_groups(vrrp.child("sync_groups"), groups)
     vrrp.finish()
+    conntrack_sync = _conntrack_sync(root.child("conntrack_sync"), sync_groups)
     root.finish()
     if problems.items:
         raise ConfigError(problems.items)
-    return Config(groups=groups, sync_groups=sync_groups)
+    return Config(groups=groups, sync_groups=sync_groups, conntrack_sync=conntrack_sync)

@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass, field
 
 from routerha.ip import IPAddress, IPInterface
+from routerha.model.conntrack_sync import ConntrackSync
 
 #: The address owner's priority (RFC 5798 section 5.2.4).
 OWNER_PRIORITY = 255
@@ -168,6 +169,7 @@ class Config:
 
     groups: dict[str, VrrpGroup] = field(default_factory=dict)
     sync_groups: dict[str, SyncGroup] = field(default_factory=dict)
+    conntrack_sync: ConntrackSync | None = None
 
     def sync_group_of(self, group: str) -> SyncGroup | None:
         for sync_group in self.sync_groups.values():
