@@ -15,24 +15,17 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from routerha.vrrp.checksum import internet_checksum
+
 ECHO_REQUEST = 8
 ECHO_REPLY = 0
-
-
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def echo_request(ident: int, sequence: int) -> bytes:
     header = struct.pack("!BBHHH", ECHO_REQUEST, 0, 0, ident, sequence)
     payload = b"routerha-probe"
     return (
-        struct.pack("!BBHHH", ECHO_REQUEST, 0, _checksum(header + payload), ident, sequence)
+        struct.pack("!BBHHH", ECHO_REQUEST, 0, internet_checksum(header + payload), ident, sequence)
         + payload
     )
 
