@@ -1,0 +1,576 @@
+"""keepalived.conf: VRRP instances, sync groups and the scripts they track.
+
+Accepted input: keepalived's block syntax (``keyword [values] {`` ... ``}``, braces
+may also sit on a line of their own or hold a one-line list), values bare or
+``"double quoted"``, comments from ``#`` or ``!`` at a word start to the line end.
+
+Read into the model:
+
+* ``vrrp_instance NAME``: the group NAME. ``state``, ``interface``,
+  ``virtual_router_id``, ``priority``, ``advert_int``, ``authentication { auth_type
+  PASS|AH; auth_pass X }``, ``virtual_ipaddress`` / ``virtual_ipaddress_excluded``
+  (``ADDR[/len] [dev IF] [label ...]...``), ``nopreempt`` / ``preempt``,
+  ``preempt_delay``, ``version``, ``use_vmac [NAME]`` (rfc3768-compatibility),
+  ``unicast_src_ip`` / ``mcast_src_ip`` (hello source), ``unicast_peer { ... }``,
+  ``track_interface { IF [weight -N] }``, ``dont_track_primary``, ``track_script {
+  NAME [weight -N] }`` (one, as the health check), ``notify_master`` / ``_backup`` /
+  ``_fault`` / ``_stop``, ``garp_master_delay`` / ``_repeat`` / ``_refresh`` /
+  ``_refresh_repeat``, ``native_ipv6``;
+* ``vrrp_sync_group NAME { group { A B } notify_* track_script }``;
+* ``vrrp_script NAME { script; interval; fall; weight }`` for the health checks;
+* ``global_defs { vrrp_version; vrrp_garp_* }`` as defaults.
+
+keepalived's own start-up rules are applied: ``state MASTER`` without ``priority``
+means priority 255 (otherwise ``state`` is only a start hint), and ``state MASTER``
+clears ``nopreempt`` and ``preempt_delay``, as does priority 255 ``nopreempt``.
+
+Keywords the model has no place for are returned as warnings, not errors: keepalived
+has hundreds. Errors (NativeParseError, naming the line): malformed syntax
+(unbalanced braces, unclosed quotes), ``include`` (not followed), ``$VARIABLE``
+definitions and ``@`` conditionals, bad values, and settings whose meaning the model
+would change (a positive tracking weight raises the priority while *up*; an address on
+another interface than the instance's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..vrrp import Config
+from .common import Draft, Keys, NativeParseError, integer, is_ipv6_text, number
+
+_AUTH_TYPES = {"PASS": "plaintext-password", "AH": "ah"}
+
+#: Instance keywords taking one value: model key and conversion.
+_VALUES: dict[str, tuple[Keys, Callable[[str], Any]]] = {
+    "interface": (("interface",), str),
+    "virtual_router_id": (("vrid",), integer),
+    "priority": (("priority",), integer),
+    "advert_int": (("advertise_interval",), number),
+    "preempt_delay": (("preempt_delay",), number),
+    "version": (("version",), integer),
+    "unicast_src_ip": (("hello_source_address",), str),
+    "mcast_src_ip": (("hello_source_address",), str),
+    "garp_master_delay": (("garp", "master_delay"), integer),
+    "garp_master_repeat": (("garp", "master_repeat"), integer),
+    "garp_master_refresh": (("garp", "master_refresh"), integer),
+    "garp_master_refresh_repeat": (("garp", "master_refresh_repeat"), integer),
+}
+
+_NOTIFY = {f"notify_{state}": state for state in ("master", "backup", "fault", "stop")}
+
+#: ``global_defs`` keywords that set instance defaults.
+_GLOBAL_GARP: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "vrrp_garp_master_delay": ("master_delay", integer),
+    "vrrp_garp_master_repeat": ("master_repeat", integer),
+    "vrrp_garp_master_refresh": ("master_refresh", integer),
+    "vrrp_garp_master_refresh_repeat": ("master_refresh_repeat", integer),
+    "vrrp_garp_interval": ("interval", number),
+}
+
+
+@dataclass
+class Block:
+    """One keepalived statement: its words, line, and children when it has a block."""
+
+    words: list[str]
+    line: int
+    text: str
+    children: list[Block] | None = None
+
+    @property
+    def keyword(self) -> str:
+        return self.words[0] if self.words else ""
+
+    @property
+    def args(self) -> list[str]:
+        return self.words[1:]
+
+
+def _tokens(line: str, lineno: int, source: str) -> list[tuple[str, str]]:
+    """(kind, text) pairs: kind is "word", "{" or "}"."""
+    out: list[tuple[str, str]] = []
+    i, size = 0, len(line)
+    while i < size:
+        char = line[i]
+        if char.isspace():
+            i += 1
+        elif char in "#!":
+            break
+        elif char in "{}":
+            out.append((char, char))
+            i += 1
+        elif char == '"':
+            chars: list[str] = []
+            i += 1
+            while i < size and line[i] != '"':
+                if line[i] == "\\" and i + 1 < size:
+                    i += 1
+                chars.append(line[i])
+                i += 1
+            if i >= size:
+                raise NativeParseError(source, [(lineno, "unterminated '\"' quote")])
+            out.append(("word", "".join(chars)))
+            i += 1
+        else:
+            start = i
+            while i < size and not line[i].isspace() and line[i] not in '{}"':
+                i += 1
+            out.append(("word", line[start:i]))
+    return out
+
+
+def read_blocks(text: str, source: str = "<string>") -> list[Block]:
+    """The statement tree of a keepalived.conf. Raises NativeParseError on unbalanced
+    braces (naming the unclosed ``{`` or the stray ``}``) and unclosed quotes."""
+    root: list[Block] = []
+    current = root
+    stack: list[tuple[Block, list[Block]]] = []
+    for lineno, raw in enumerate(text.split("\n"), start=1):
+        stripped = raw.strip()
+        words: list[str] = []
+        for kind, token in _tokens(raw, lineno, source):
+            if kind == "word":
+                words.append(token)
+                continue
+            if kind == "{":
+                if words:
+                    owner = Block(words, lineno, stripped, [])
+                    current.append(owner)
+                elif current and current[-1].children is None and current[-1].line < lineno:
+                    owner = current[-1]  # "{" on a line of its own
+                    owner.children = []
+                else:
+                    raise NativeParseError(source, [(lineno, "'{' without a keyword before it")])
+                stack.append((owner, current))
+                current = owner.children  # type: ignore[assignment]
+            else:
+                if words:
+                    current.append(Block(words, lineno, stripped))
+                if not stack:
+                    raise NativeParseError(
+                        source, [(lineno, "unbalanced '}': it closes no open '{'")]
+                    )
+                _, current = stack.pop()
+            words = []
+        if words:
+            current.append(Block(words, lineno, stripped))
+    if stack:
+        owner, _ = stack[-1]
+        raise NativeParseError(
+            source,
+            [(owner.line, f"unbalanced braces: the '{{' of {owner.text!r} is never closed")],
+        )
+    return root
+
+
+@dataclass
+class _Script:
+    """A ``vrrp_script`` definition."""
+
+    block: Block
+    #: Model key -> (value, the line's statement).
+    values: dict[str, tuple[Any, Block]] = field(default_factory=dict)
+    weight: Block | None = None
+
+
+@dataclass
+class _Instance:
+    name: str
+    block: Block
+    state: str | None = None
+    nopreempt: Block | None = None
+    track_scripts: list[Block] = field(default_factory=list)
+    dev: list[tuple[str, str, Block]] = field(default_factory=list)
+
+
+class _Reader:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.draft = Draft(source)
+        self.warnings: list[str] = []
+        self.scripts: dict[str, _Script] = {}
+        self.version: tuple[Any, Block] | None = None
+        self.garp: dict[str, tuple[Any, Block]] = {}
+        self.instances: list[_Instance] = []
+        self.sync_scripts: list[tuple[Keys, str, Block]] = []
+
+    def warn(self, block: Block, message: str) -> None:
+        self.warnings.append(f"{self.source}:{block.line}: {message}")
+
+    def error(self, block: Block, message: str) -> None:
+        self.draft.error(block.line, message)
+
+    # Checks on the shape of a statement
+
+    def one(self, block: Block) -> str | None:
+        """The single value of ``block``; records an error when it has not one."""
+        if block.children is not None:
+            self.error(block, f"{block.keyword} takes a value, not a {{ }} block")
+        elif len(block.args) != 1:
+            self.error(
+                block, f"{block.keyword} takes one value, got {len(block.args)} in {block.text!r}"
+            )
+        else:
+            return block.args[0]
+        return None
+
+    def items(self, block: Block, named: bool = False) -> list[Block]:
+        """The entries of a ``keyword [NAME] { ... }`` block."""
+        if block.children is None:
+            self.error(block, f"{block.keyword} needs a {{ }} block")
+            return []
+        if block.args and not named:
+            self.error(block, f"{block.keyword} takes no value before its block")
+        return block.children
+
+    def forbid_special(self, blocks: list[Block]) -> None:
+        """``include``, ``$VAR=`` and ``@cond`` change what the file says: refuse them."""
+        for block in blocks:
+            keyword = block.keyword
+            if keyword == "include":
+                self.error(
+                    block,
+                    f"include {' '.join(block.args)} is not followed: give the included "
+                    "configuration inline",
+                )
+            elif keyword.startswith("$"):
+                self.error(block, "keepalived parameter definitions ($NAME=...) are not supported")
+            elif keyword.startswith("@"):
+                self.error(block, "keepalived conditional lines (@...) are not supported")
+            if block.children:
+                self.forbid_special(block.children)
+
+    # The file
+
+    def run(self, blocks: list[Block]) -> Config:
+        self.forbid_special(blocks)
+        for block in blocks:
+            if block.keyword == "global_defs":
+                self.global_defs(block)
+            elif block.keyword == "vrrp_script":
+                self.vrrp_script(block)
+        for block in blocks:
+            if block.keyword == "vrrp_instance":
+                self.instance(block)
+            elif block.keyword == "vrrp_sync_group":
+                self.sync_group(block)
+        for instance in self.instances:
+            self.finish_instance(instance)
+        for keys, name, block in self.sync_scripts:
+            self.health_check(keys, [(name, block)])
+        return self.draft.build()
+
+    def global_defs(self, block: Block) -> None:
+        for item in self.items(block):
+            if item.keyword == "vrrp_version":
+                value = self.one(item)
+                if value is not None:
+                    self.version = (integer(value), item)
+            elif item.keyword in _GLOBAL_GARP:
+                value = self.one(item)
+                if value is not None:
+                    key, convert = _GLOBAL_GARP[item.keyword]
+                    self.garp[key] = (convert(value), item)
+            elif item.keyword.startswith("vrrp_"):
+                self.warn(item, f"global_defs {item.keyword} is not part of routerha's model")
+
+    def vrrp_script(self, block: Block) -> None:
+        if len(block.args) != 1:
+            self.error(block, "vrrp_script needs one name")
+            return
+        script = _Script(block)
+        for item in self.items(block, named=True):
+            if item.keyword == "script":
+                if not item.args:
+                    self.error(item, "script needs a command")
+                else:
+                    script.values["script"] = (" ".join(item.args), item)
+            elif item.keyword in ("interval", "fall"):
+                value = self.one(item)
+                if value is not None:
+                    key = "interval" if item.keyword == "interval" else "failure_count"
+                    script.values[key] = (integer(value), item)
+            elif item.keyword == "weight":
+                script.weight = item  # checked where the script is tracked
+            elif item.keyword == "rise" and item.args == ["1"]:
+                pass  # keepalived's default
+            else:
+                self.warn(
+                    item, f"vrrp_script {block.args[0]}: {item.keyword} is not part of the model"
+                )
+        self.scripts[block.args[0]] = script
+
+    def weight(self, block: Block, args: list[str]) -> int | None:
+        """A tracking weight: negative (subtract when down) or 0 (FAULT when down)."""
+        if len(args) == 2 and args[1] == "reverse":
+            self.error(block, "weight ... reverse is not supported by routerha's model")
+            return None
+        if len(args) != 1:
+            self.error(block, f"weight takes one value in {block.text!r}")
+            return None
+        value = integer(args[0])
+        if not isinstance(value, int):
+            self.error(block, f"weight {args[0]!r} is not a whole number")
+            return None
+        if value > 0:
+            self.error(
+                block,
+                f"weight {value}: keepalived adds a positive weight while the tracked item is "
+                "up; routerha's model adds a weight when it fails, so this cannot be "
+                "represented (use a negative weight and a higher priority)",
+            )
+            return None
+        return value
+
+    # Instances
+
+    def instance(self, block: Block) -> None:
+        if len(block.args) != 1:
+            self.error(block, "vrrp_instance needs one name")
+            return
+        name = block.args[0]
+        base = ("vrrp", "groups", name)
+        if self.draft.has(base):
+            self.error(block, f"vrrp_instance {name} is defined twice")
+            return
+        self.draft.node(base)
+        self.draft.note(base, block.line, block.text)
+        instance = _Instance(name, block)
+        self.instances.append(instance)
+        for item in self.items(block, named=True):
+            self.instance_item(instance, base, item)
+
+    def instance_item(self, instance: _Instance, base: Keys, item: Block) -> None:
+        keyword = item.keyword
+        draft = self.draft
+        if keyword in _VALUES:
+            value = self.one(item)
+            if value is not None:
+                keys, convert = _VALUES[keyword]
+                draft.set((*base, *keys), convert(value), item.line, item.text)
+        elif keyword in _NOTIFY:
+            if item.children is not None or not item.args:
+                self.error(item, f"{keyword} needs a script")
+            else:
+                draft.set(
+                    (*base, "transition_script", _NOTIFY[keyword]),
+                    " ".join(item.args),
+                    item.line,
+                    item.text,
+                )
+        elif keyword == "state":
+            value = self.one(item)
+            if value in ("MASTER", "BACKUP"):
+                if instance.state != "MASTER":  # keepalived ignores BACKUP after MASTER
+                    instance.state = value
+            elif value is not None:
+                self.warn(item, f"state {value!r} is neither MASTER nor BACKUP (BACKUP assumed)")
+        elif keyword in ("nopreempt", "preempt", "dont_track_primary", "native_ipv6"):
+            if item.args or item.children is not None:
+                self.error(item, f"{keyword} takes no value")
+            elif keyword == "dont_track_primary":
+                draft.set((*base, "track", "exclude_vrrp_interface"), True, item.line, item.text)
+            elif keyword != "native_ipv6":  # the addresses tell the family
+                draft.set((*base, "preempt"), keyword == "preempt", item.line, item.text)
+                instance.nopreempt = item if keyword == "nopreempt" else None
+        elif keyword == "use_vmac":
+            if len(item.args) > 1 or item.children is not None:
+                self.error(item, "use_vmac takes at most an interface name")
+            else:
+                draft.set((*base, "rfc3768_compatibility"), True, item.line, item.text)
+        elif keyword == "authentication":
+            self.authentication(base, item)
+        elif keyword in ("virtual_ipaddress", "virtual_ipaddress_excluded"):
+            key = "address" if keyword == "virtual_ipaddress" else "excluded_address"
+            for entry in self.items(item):
+                self.address(instance, (*base, key), entry)
+        elif keyword == "unicast_peer":
+            for entry in self.items(item):
+                draft.append((*base, "peer_address"), entry.words[0], entry.line, entry.text)
+        elif keyword == "track_interface":
+            for entry in self.items(item):
+                self.track_interface(base, entry)
+        elif keyword == "track_script":
+            instance.track_scripts.extend(self.items(item))
+        else:
+            self.warn(item, f"vrrp_instance {instance.name}: {keyword} is not part of the model")
+
+    def authentication(self, base: Keys, block: Block) -> None:
+        for item in self.items(block):
+            value = self.one(item) if item.keyword in ("auth_type", "auth_pass") else None
+            if item.keyword == "auth_type":
+                if value is not None and value not in _AUTH_TYPES:
+                    self.error(item, f"auth_type {value!r}: keepalived knows PASS and AH")
+                elif value is not None:
+                    self.draft.set(
+                        (*base, "authentication", "type"), _AUTH_TYPES[value], item.line, item.text
+                    )
+            elif item.keyword == "auth_pass":
+                if value is not None:
+                    self.draft.set(
+                        (*base, "authentication", "password"), value, item.line, item.text
+                    )
+            else:
+                self.warn(item, f"authentication {item.keyword} is not part of the model")
+
+    def address(self, instance: _Instance, keys: Keys, entry: Block) -> None:
+        """``ADDR[/len] [dev IF] [brd X] [scope S] [label L] ...``: the address; ``dev``
+        is checked against the instance's interface once that is known."""
+        if entry.children is not None:
+            self.error(entry, "an address entry takes no { } block")
+            return
+        self.draft.append(keys, entry.words[0], entry.line, entry.text)
+        options = entry.args
+        for i, word in enumerate(options[:-1]):
+            if word == "dev":
+                instance.dev.append((entry.words[0], options[i + 1], entry))
+
+    def track_interface(self, base: Keys, entry: Block) -> None:
+        name, rest = entry.words[0], entry.args
+        if not rest:
+            self.draft.append((*base, "track", "interface"), name, entry.line, entry.text)
+            return
+        if rest[0] != "weight":
+            self.error(entry, f"track_interface {name}: unknown option {rest[0]!r}")
+            return
+        weight = self.weight(entry, rest[1:])
+        if weight is None:
+            return
+        value: Any = {"name": name, "weight": weight} if weight else name
+        index = self.draft.append((*base, "track", "interface"), value, entry.line, entry.text)
+        self.draft.note((*base, "track", f"interface[{index}]", "weight"), entry.line)
+
+    def finish_instance(self, instance: _Instance) -> None:
+        draft = self.draft
+        base = ("vrrp", "groups", instance.name)
+        block = instance.block
+        if not draft.has((*base, "priority")):
+            draft.set((*base, "priority"), 255 if instance.state == "MASTER" else 100, block.line)
+        priority = draft.get((*base, "priority"))
+        if instance.nopreempt is not None and (instance.state == "MASTER" or priority == 255):
+            why = "state MASTER" if instance.state == "MASTER" else "priority 255"
+            self.warn(
+                instance.nopreempt, f"nopreempt has no effect with {why} (keepalived clears it)"
+            )
+            draft.set((*base, "preempt"), True, instance.nopreempt.line)
+        if instance.state == "MASTER" and draft.get((*base, "preempt_delay")):
+            line = draft.lines.get(f"{'.'.join(base)}.preempt_delay", block.line)
+            self.warnings.append(
+                f"{self.source}:{line}: preempt_delay has no effect with state MASTER "
+                "(keepalived clears it)"
+            )
+            draft.set((*base, "preempt_delay"), 0, line)
+        if draft.get((*base, "preempt")) is False and draft.get((*base, "preempt_delay")):
+            line = draft.lines.get(f"{'.'.join(base)}.preempt_delay", block.line)
+            self.warnings.append(
+                f"{self.source}:{line}: preempt_delay has no effect with nopreempt "
+                "(keepalived resets it)"
+            )
+            draft.set((*base, "preempt_delay"), 0, line)
+        addresses = draft.get((*base, "address"), [])
+        if not draft.has((*base, "version")) and self.version is not None:
+            value, item = self.version
+            if not any(is_ipv6_text(a) for a in addresses):
+                draft.set((*base, "version"), value, item.line, item.text)
+        for key, (value, item) in self.garp.items():
+            if not draft.has((*base, "garp", key)):
+                draft.set((*base, "garp", key), value, item.line, item.text)
+        interface = draft.get((*base, "interface"))
+        for address, dev, entry in instance.dev:
+            if interface is not None and dev != interface:
+                self.error(
+                    entry,
+                    f"address {address} on dev {dev}, not the instance's interface {interface}: "
+                    "routerha's model puts every address of a group on the group's interface",
+                )
+        if instance.track_scripts:
+            self.health_check(base, [(entry.words[0], entry) for entry in instance.track_scripts])
+
+    def health_check(self, base: Keys, tracked: list[tuple[str, Block]]) -> None:
+        """``track_script`` as the group's (or sync group's) one health check."""
+        if len(tracked) > 1:
+            self.error(
+                tracked[1][1],
+                f"{len(tracked)} tracked scripts: routerha's model has one health check per group",
+            )
+            return
+        name, entry = tracked[0]
+        script = self.scripts.get(name)
+        if script is None:
+            self.error(entry, f"track_script {name}: no vrrp_script {name} is defined")
+            return
+        if "script" not in script.values:
+            self.error(script.block, f"vrrp_script {name} has no script")
+            return
+        # keepalived's defaults: every second, one failure.
+        check: dict[str, tuple[Any, Block]] = {
+            "interval": (1, script.block),
+            "failure_count": (1, script.block),
+            **script.values,
+        }
+        weight: int | None = 0
+        weight_block = script.block
+        if len(entry.words) > 1:
+            if entry.words[1] != "weight":
+                self.error(entry, f"track_script {name}: unknown option {entry.words[1]!r}")
+                return
+            weight, weight_block = self.weight(entry, entry.words[2:]), entry
+        elif script.weight is not None:
+            weight, weight_block = self.weight(script.weight, script.weight.args), script.weight
+        if weight is None:
+            return
+        if weight:
+            check["weight"] = (weight, weight_block)
+        keys = (*base, "health_check")
+        self.draft.note(keys, entry.line, entry.text)
+        for key, (value, item) in check.items():
+            self.draft.set((*keys, key), value, item.line, item.text)
+
+    # Sync groups
+
+    def sync_group(self, block: Block) -> None:
+        if len(block.args) != 1:
+            self.error(block, "vrrp_sync_group needs one name")
+            return
+        name = block.args[0]
+        base = ("vrrp", "sync_groups", name)
+        self.draft.node(base)
+        self.draft.note(base, block.line, block.text)
+        self.draft.node(base)["member"] = []
+        for item in self.items(block, named=True):
+            if item.keyword == "group":
+                for entry in self.items(item):
+                    for member in entry.words:
+                        self.draft.append((*base, "member"), member, entry.line, entry.text)
+            elif item.keyword in _NOTIFY:
+                if item.children is not None or not item.args:
+                    self.error(item, f"{item.keyword} needs a script")
+                else:
+                    self.draft.set(
+                        (*base, "transition_script", _NOTIFY[item.keyword]),
+                        " ".join(item.args),
+                        item.line,
+                        item.text,
+                    )
+            elif item.keyword == "track_script":
+                entries = self.items(item)
+                if len(entries) > 1:
+                    self.error(entries[1], "routerha's model has one health check per sync group")
+                elif entries:
+                    self.sync_scripts.append((base, entries[0].words[0], entries[0]))
+            else:
+                self.warn(item, f"vrrp_sync_group {name}: {item.keyword} is not part of the model")
+
+
+def parse_keepalived(text: str, source: str = "<string>") -> tuple[Config, list[str]]:
+    """Parse a keepalived.conf (see the module docstring) into the model.
+
+    Returns the Config and warnings (``source:line: ...``) for keywords the model has
+    no place for. Raises NativeParseError naming ``source``, the line number and what
+    is wrong.
+    """
+    reader = _Reader(source)
+    config = reader.run(read_blocks(text, source))
+    return config, reader.warnings

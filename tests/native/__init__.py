@@ -1,0 +1,1 @@
+"""Tests of the native-configuration parsers (VyOS set lines, config.boot, keepalived.conf)."""

@@ -1,0 +1,227 @@
+"""keepalived.conf: keepalived's own rules, warnings instead of errors for the rest."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from routerha.model import AuthType, HealthCheck, TrackedInterface
+from routerha.model.native import NativeParseError, detect_kind, parse_keepalived, parse_native
+
+
+def instance(*lines: str, name: str = "VI_1") -> str:
+    body = "\n".join(f"    {line}" for line in lines)
+    return (
+        f"vrrp_instance {name} {{\n"
+        "    interface eth0\n"
+        "    virtual_router_id 51\n"
+        "    virtual_ipaddress {\n"
+        "        192.168.1.3/24\n"
+        "    }\n"
+        f"{body}\n"
+        "}\n"
+    )
+
+
+def group(text: str, name: str = "VI_1"):
+    config, _ = parse_keepalived(text, "k.conf")
+    return config.groups[name]
+
+
+def test_state_master_without_priority_is_the_owner():
+    assert group(instance("state MASTER")).priority == 255
+    assert group(instance("state BACKUP")).priority == 100
+    assert group(instance()).priority == 100
+
+
+def test_state_master_with_a_priority_is_only_a_start_hint():
+    config, warnings = parse_keepalived(instance("state MASTER", "priority 150"))
+    assert config.groups["VI_1"].priority == 150
+    assert warnings == []
+
+
+def test_state_master_clears_nopreempt_and_preempt_delay():
+    config, warnings = parse_keepalived(
+        instance("state MASTER", "priority 150", "nopreempt", "preempt_delay 30"), "k.conf"
+    )
+    assert (config.groups["VI_1"].preempt, config.groups["VI_1"].preempt_delay) == (True, 0)
+    assert warnings == [
+        "k.conf:9: nopreempt has no effect with state MASTER (keepalived clears it)",
+        "k.conf:10: preempt_delay has no effect with state MASTER (keepalived clears it)",
+    ]
+
+
+def test_nopreempt_resets_preempt_delay():
+    config, warnings = parse_keepalived(
+        instance("state BACKUP", "nopreempt", "preempt_delay 30"), "k.conf"
+    )
+    assert (config.groups["VI_1"].preempt, config.groups["VI_1"].preempt_delay) == (False, 0)
+    assert warnings == [
+        "k.conf:9: preempt_delay has no effect with nopreempt (keepalived resets it)"
+    ]
+
+
+def test_nopreempt_with_priority_255():
+    config, warnings = parse_keepalived(instance("priority 255", "nopreempt"), "k.conf")
+    assert config.groups["VI_1"].preempt is True
+    assert warnings == [
+        "k.conf:8: nopreempt has no effect with priority 255 (keepalived clears it)"
+    ]
+
+
+def test_syntax_variants():
+    text = """\
+! keepalived.conf with comments
+vrrp_instance VI_1   # the LAN
+{
+    interface eth0 ! trailing comment
+    virtual_router_id 51
+    virtual_ipaddress { 192.168.1.3/24 brd 192.168.1.255 dev eth0 scope global label eth0:vip }
+    notify_master "/etc/keepalived/notify.sh MASTER"
+    notify_backup /etc/keepalived/notify.sh BACKUP
+    authentication {
+        auth_type AH
+        auth_pass "se cret"
+    }
+}
+"""
+    assert detect_kind(text) == "keepalived"
+    g = group(text)
+    assert g.address == (ipaddress.ip_interface("192.168.1.3/24"),)
+    assert g.transition_script.master == "/etc/keepalived/notify.sh MASTER"
+    assert g.transition_script.backup == "/etc/keepalived/notify.sh BACKUP"
+    assert g.authentication is not None
+    assert g.authentication.type is AuthType.AH
+    assert g.authentication.password == "se cret"
+
+
+def test_track_interface_weights_and_dont_track_primary():
+    text = instance(
+        "track_interface {", "    eth1 weight -50", "    eth2", "}", "dont_track_primary"
+    )
+    g = group(text)
+    assert g.track.interface == (TrackedInterface("eth1", -50), TrackedInterface("eth2"))
+    assert g.track.exclude_vrrp_interface is True
+
+
+def test_track_script_is_the_health_check():
+    script = """\
+vrrp_script chk {
+    script "/usr/local/bin/check --fast"
+    interval 2
+    weight -30
+}
+"""
+    g = group(script + instance("track_script {", "    chk", "}"))
+    assert g.health_check == HealthCheck(
+        script="/usr/local/bin/check --fast", interval=2, failure_count=1, weight=-30
+    )
+    g = group(script + instance("track_script {", "    chk weight 0", "}"))
+    assert g.health_check is not None
+    assert g.health_check.weight is None
+
+
+def test_undefined_script_is_an_error():
+    with pytest.raises(NativeParseError) as caught:
+        parse_keepalived(instance("track_script {", "    nope", "}"), "k.conf")
+    assert caught.value.lines == [8]
+    assert "no vrrp_script nope is defined" in str(caught.value)
+
+
+def test_sync_group_scripts():
+    text = (
+        "vrrp_script chk {\n    script /bin/check\n    interval 3\n    fall 2\n}\n"
+        + instance(name="A")
+        + instance(name="B").replace("51", "52")
+        + "vrrp_sync_group G {\n"
+        "    group { A B }\n"
+        "    notify_fault /bin/fault\n"
+        "    track_script {\n        chk\n    }\n"
+        "    smtp_alert\n"
+        "}\n"
+    )
+    config, warnings = parse_keepalived(text, "k.conf")
+    sync = config.sync_groups["G"]
+    assert sync.member == ("A", "B")
+    assert sync.transition_script.fault == "/bin/fault"
+    assert sync.health_check == HealthCheck(script="/bin/check", interval=3, failure_count=2)
+    assert warnings == ["k.conf:28: vrrp_sync_group G: smtp_alert is not part of the model"]
+
+
+def test_versions_and_unicast():
+    text = "global_defs {\n    vrrp_version 3\n}\n" + instance(
+        "advert_int 0.5",
+        "unicast_src_ip 192.168.1.1",
+        "unicast_peer {",
+        "    192.168.1.2",
+        "}",
+    )
+    g = group(text)
+    assert (g.version, g.advertise_interval) == (3, 0.5)
+    assert g.peer_address == (ipaddress.ip_address("192.168.1.2"),)
+    assert g.hello_source_address == ipaddress.ip_address("192.168.1.1")
+    assert group(instance("version 3")).version == 3
+    assert group(instance()).version == 2
+
+
+def test_vrrpv2_refuses_half_a_second():
+    with pytest.raises(NativeParseError) as caught:
+        parse_keepalived(instance("advert_int 0.5"), "k.conf")
+    assert caught.value.lines == [7]
+
+
+def test_bad_auth_type():
+    with pytest.raises(NativeParseError) as caught:
+        parse_keepalived(instance("authentication {", "    auth_type MD5", "}"), "k.conf")
+    assert caught.value.lines == [8]
+    assert "keepalived knows PASS and AH" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("$IF=eth0", "parameter definitions"),
+        ("@host1 priority 200", "conditional lines"),
+        ("include other.conf", "is not followed"),
+    ],
+)
+def test_lines_that_change_the_file_are_refused(line, message):
+    with pytest.raises(NativeParseError) as caught:
+        parse_keepalived(line + "\n" + instance(), "k.conf")
+    assert caught.value.lines == [1]
+    assert message in str(caught.value)
+
+
+def test_parse_native_collects_warnings():
+    warnings: list[str] = []
+    config = parse_native(instance("smtp_alert"), source="k.conf", warnings=warnings)
+    assert set(config.groups) == {"VI_1"}
+    assert warnings == ["k.conf:7: vrrp_instance VI_1: smtp_alert is not part of the model"]
+
+
+def test_other_root_blocks_are_skipped():
+    text = "virtual_server 10.0.0.1 80 {\n    real_server 10.0.0.2 80 {\n    }\n}\n" + instance()
+    config, warnings = parse_keepalived(text)
+    assert set(config.groups) == {"VI_1"}
+    assert warnings == []
+
+
+def test_script_weights_are_judged_where_tracked():
+    script = "vrrp_script chk {\n    script /bin/check\n    weight 10\n}\n"
+    config, _ = parse_keepalived(script + instance())  # not tracked: no error
+    assert config.groups["VI_1"].health_check is None
+    with pytest.raises(NativeParseError) as caught:
+        parse_keepalived(script + instance("track_script {", "    chk", "}"), "k.conf")
+    assert caught.value.lines == [3]
+    g = group(script + instance("track_script {", "    chk weight -10", "}"))
+    assert g.health_check is not None
+    assert g.health_check.weight == -10
+
+
+def test_script_value_errors_name_the_script_line():
+    script = "vrrp_script chk {\n    script /bin/check\n    interval 0\n}\n"
+    with pytest.raises(NativeParseError) as caught:
+        parse_keepalived(script + instance("track_script {", "    chk", "}"), "k.conf")
+    assert caught.value.lines == [3]
+    assert "health_check.interval: 0 is outside 1..86400" in str(caught.value)
