@@ -9,22 +9,13 @@ import sys
 
 import pytest
 
-from lab.netlab import Lab, netns_available, poll
+from lab.netlab import poll
 
 pytestmark = pytest.mark.root
 
 
-@pytest.fixture
-def lab():
-    usable, why = netns_available()
-    if not usable:
-        pytest.skip(f"network namespaces: {why}")
-    with Lab() as lab:
-        lab.add_host("r1", "10.7.0.1/24")
-        yield lab
-
-
 def test_ready_notification_then_clean_stop_removes_what_it_made(lab, tmp_path):
+    lab.add_host("r1", "10.7.0.1/24")
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(tmp_path / "notify"))
     notify.settimeout(15)

@@ -21,7 +21,7 @@ import pytest
 from lab.netlab import VRRP_GROUP_V4, VRRP_GROUP_V6, Capture, Datagram, Lab, keepalived
 from routerha.vrrp.drops import DropReason, PacketError
 from routerha.vrrp.receive import Receiver
-from tests.lab.conftest import require_netns
+from tests.conftest import require_netns
 from tests.lab.vrrp_lab import (
     BY_ID,
     CASES,

@@ -34,6 +34,9 @@ async def serve(path: str, handler: Handler) -> asyncio.AbstractServer:
                 answer = await handler(request)
             except ValueError as error:
                 answer = {"error": f"bad request: {error}"}
+            except Exception as error:  # the client always gets an answer
+                log.exception("control request failed")
+                answer = {"error": f"internal error: {error}"}
             writer.write(json.dumps(answer).encode() + b"\n")
             await writer.drain()
         finally:
@@ -59,4 +62,6 @@ def request(path: str, command: str, timeout: float = 5.0) -> dict[str, Any]:
             if not chunk:
                 break
             chunks.append(chunk)
+    if not chunks:
+        raise OSError("routerhad closed the connection without answering")
     return json.loads(b"".join(chunks))

@@ -115,8 +115,8 @@ async def run(config: Config, config_path: str, control_path: str, realtime: boo
             except ConfigError as error:
                 log.error("reload refused, the running configuration stays: %s", error)
                 return {"error": f"config error: {error}"}
-            except RouterhaError as error:
-                log.error("reload failed: %s", error)
+            except (RouterhaError, OSError) as error:
+                log.error("reload failed, the running configuration stays: %s", error)
                 return {"error": str(error)}
 
     async def handle(request: dict[str, Any]) -> dict[str, Any]:
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         handle.write(f"{os.getpid()}\n")
     try:
         asyncio.run(run(config, args.config, args.control, not args.no_realtime))
-    except RouterhaError as error:
+    except (RouterhaError, OSError) as error:
         print(f"routerhad: {error}", file=sys.stderr)
         return 1
     finally:

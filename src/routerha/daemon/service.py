@@ -105,15 +105,17 @@ class Service:
             and _sync_name(old, name) == _sync_name(config, name)
         ]
         stopped = [name for name in self.groups if name not in kept]
+        # Everything the new groups need from the host is looked up before anything
+        # changes: a reload that cannot work leaves the running groups alone.
+        sources = {
+            name: await self._preflight(group) for name, group in wanted.items() if name not in kept
+        }
         for name in stopped:
             await self._stop_group(self.groups.pop(name))
-        # Look everything up before changing anything: a reload that cannot work
-        # must leave the running groups alone.
         started: dict[str, GroupRuntime] = {}
         try:
-            for name, group in wanted.items():
-                if name not in kept:
-                    started[name] = await self._runtime(group, config)
+            for name, source in sources.items():
+                started[name] = await self._runtime(wanted[name], source, config)
         except Exception:
             for runtime in started.values():
                 await self._release(runtime)
@@ -131,38 +133,48 @@ class Service:
         log.info("configuration applied: %s", summary)
         return summary
 
-    async def _runtime(self, group: VrrpGroup, config: Config) -> GroupRuntime:
+    async def _preflight(self, group: VrrpGroup) -> IPAddress:
+        """The interfaces exist and the group has an address to send from; no changes."""
         for name in (group.interface, *(t.name for t in group.track.interface)):
             await self._lookup(name, required=name == group.interface)
+        source = group.hello_source_address or await self._source(
+            group, self.links[group.interface]
+        )
+        if source is None:
+            family = "link-local IPv6" if group.ipv6 else "IPv4"
+            raise ServiceError(
+                f"group {group.name}: {group.interface} has no {family} address to send from"
+            )
+        return source
+
+    async def _runtime(self, group: VrrpGroup, source: IPAddress, config: Config) -> GroupRuntime:
         link = self.links[group.interface]
         tx_link, own_vmac = link, False
         if group.rfc3768_compatibility:
             link_local = await self.netlink.link_local(link.index) if group.ipv6 else None
             tx_link = await self.vmacs.ensure(group, link, link_local)
             own_vmac = True
-        source = group.hello_source_address or await self._source(group, link)
-        if source is None:
-            family = "link-local IPv6" if group.ipv6 else "IPv4"
-            raise ServiceError(
-                f"group {group.name}: {group.interface} has no {family} address to send from"
-            )
-        sequence = self.sequences.setdefault(group.name, AhSequence())
         family = 6 if group.ipv6 else 4
-        port = self._port(group.interface, link.index, family)
-        send_socket = port.send
-        if tx_link is not link:
-            send_socket = (
-                sockets.open_ipv6(tx_link.name, tx_link.index)
-                if group.ipv6
-                else sockets.open_ipv4_sender(tx_link.name, tx_link.index)
-            )
+        send_socket = self._port(group.interface, link.index, family).send
+        try:
+            if tx_link is not link:
+                send_socket = (
+                    sockets.open_ipv6(tx_link.name, tx_link.index)
+                    if group.ipv6
+                    else sockets.open_ipv4_sender(tx_link.name, tx_link.index)
+                )
+        except OSError:
+            await self.vmacs.remove(link, tx_link)
+            raise
         assert send_socket is not None
         return GroupRuntime(
             group=group,
             link=link,
             tx_link=tx_link,
             machine=VrrpMachine(group, source),
-            sender=Sender(group, source, sequence=sequence),
+            sender=Sender(
+                group, source, sequence=self.sequences.setdefault(group.name, AhSequence())
+            ),
             send_socket=send_socket,
             sync_group=_sync_name(config, group.name),
             own_vmac=own_vmac,

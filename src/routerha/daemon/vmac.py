@@ -64,6 +64,8 @@ class VmacManager:
         self, group: VrrpGroup, base: Link, link_local: ipaddress.IPv6Interface | None
     ) -> Link:
         """The group's macvlan, created (or recreated with the right MAC), protodown."""
+        if group.ipv6 and link_local is None:
+            raise OSError(f"{base.name} has no IPv6 link-local address to send from")
         name = vmac_name(base.name, group.vrid, group.ipv6)
         mac = virtual_mac(group.vrid, group.ipv6)
         existing = await self.netlink.link(name)
@@ -71,15 +73,26 @@ class VmacManager:
             # A leftover of a crashed run: start clean.
             await self.netlink.delete_link(existing.index)
         await self.netlink.add_macvlan(name, base.index, mac)
+        self._use_base(base.name)
+        try:
+            return await self._set_up(name, group, link_local)
+        except Exception:
+            # Nothing half-made stays behind: no macvlan, the base's ARP settings back.
+            created = await self.netlink.link(name)
+            if created is not None:
+                await self.netlink.delete_link(created.index)
+            self._release_base(base.name)
+            raise
+
+    async def _set_up(
+        self, name: str, group: VrrpGroup, link_local: ipaddress.IPv6Interface | None
+    ) -> Link:
         _write("ipv6", name, {"addr_gen_mode": "1", "accept_dad": "0"})
-        if group.ipv6 and link_local is None:
-            raise OSError(f"{base.name} has no IPv6 link-local address to send from")
         if not group.ipv6:
             _write("ipv6", name, {"disable_ipv6": "1"})
         # IPv4 ARP settings on every macvlan: an IPv6 group's macvlan must not answer
         # ARP for the IPv4 addresses of the router either.
         _write("ipv4", name, VMAC_IPV4)
-        self._use_base(base.name)
         link = await self.netlink.link(name)
         if link is None:
             raise OSError(f"macvlan {name} vanished after it was created")

@@ -53,6 +53,8 @@ class AuthHeader:
     icv: bytes
     next_header: int = IPPROTO_VRRP
     payload_len: int = AH_PAYLOAD_LEN
+    #: Sent as 0, but covered by the ICV as received (RFC 2402 section 3.3.3.1.2).
+    reserved: int = 0
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ class Ipv4Datagram:
 
 
 def _pack_ah(ah: AuthHeader, icv: bytes) -> bytes:
-    return _AH.pack(ah.next_header, ah.payload_len, 0, ah.spi, ah.sequence, icv)
+    return _AH.pack(ah.next_header, ah.payload_len, ah.reserved, ah.spi, ah.sequence, icv)
 
 
 def _icv(header: bytes, ah: bytes, payload: bytes, key: bytes, unicast: bool) -> bytes:
@@ -148,10 +150,12 @@ def parse(data: bytes) -> Ipv4Datagram:
     if protocol == IPPROTO_AH:
         if len(rest) < AH_LEN:
             raise PacketError(DropReason.IP_HEADER, "AH header truncated")
-        next_header, payload_len, _reserved, spi, sequence, icv = _AH.unpack_from(rest)
+        next_header, payload_len, reserved, spi, sequence, icv = _AH.unpack_from(rest)
         if next_header != IPPROTO_VRRP:
             raise PacketError(DropReason.IP_HEADER, f"AH carries protocol {next_header}, not VRRP")
-        ah = AuthHeader(spi=spi, sequence=sequence, icv=icv, payload_len=payload_len)
+        ah = AuthHeader(
+            spi=spi, sequence=sequence, icv=icv, payload_len=payload_len, reserved=reserved
+        )
         rest = rest[AH_LEN:]
     elif protocol != IPPROTO_VRRP:
         raise PacketError(DropReason.IP_HEADER, f"IP protocol {protocol} is neither VRRP nor AH")

@@ -136,9 +136,10 @@ class Receiver:
                 DropReason.VRID, f"VRID {advert.vrid} from {src} is not configured here"
             )
         group = check.group
-        if unicast and src not in group.peer_address:
+        if (unicast or group.peer_address) and src not in group.peer_address:
+            # A group with unicast peers listens to them only, multicast or not.
             raise PacketError(
-                DropReason.UNKNOWN_PEER, f"unicast from {src}, not a peer of group {group.name}"
+                DropReason.UNKNOWN_PEER, f"advert from {src}, not a peer of group {group.name}"
             )
         if advert.version != group.version:
             raise PacketError(
