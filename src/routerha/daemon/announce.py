@@ -40,43 +40,48 @@ def na_message(mac: bytes, address: ipaddress.IPv6Address) -> bytes:
     return struct.pack("!BBHI", 136, 0, 0, _NA_FLAGS) + address.packed + bytes([2, 1]) + mac
 
 
+#: ICMP6_FILTER (RFC 3542 section 3.2), not exported by Python's socket module.
+ICMP6_FILTER = 1
+#: The filter that blocks every ICMPv6 type: this socket only sends.
+_BLOCK_ALL = b"\xff" * 32
+
+
 class Announcer:
-    """Sends the announcements of one interface."""
+    """Sends the announcements of one interface.
+
+    Both sockets are opened at start, not at the first takeover: the first packet
+    must not wait for socket set-up. The packet socket has protocol 0, so it
+    registers no receive hook (registering one waits for an RCU grace period,
+    about 10 ms, and would queue every ARP frame of the link for nobody).
+    """
 
     def __init__(self, interface: str, ifindex: int) -> None:
         self.interface = interface
         self.ifindex = ifindex
-        self._packet: socket.socket | None = None
-        self._icmp6: socket.socket | None = None
+        self._packet = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        try:
+            self._packet.bind((interface, 0))
+            self._packet.setblocking(False)
+            self._icmp6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+        except OSError:
+            self._packet.close()
+            raise
+        try:
+            self._icmp6.setsockopt(socket.IPPROTO_ICMPV6, ICMP6_FILTER, _BLOCK_ALL)
+            self._icmp6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+            self._icmp6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)
+            self._icmp6.setblocking(False)
+        except OSError:
+            self.close()
+            raise
 
     def announce(self, mac: bytes, addresses: list[IPAddress]) -> None:
         for address in addresses:
             if address.version == 4:
-                self._packet_socket().send(arp_frame(mac, address))
+                self._packet.sendto(arp_frame(mac, address), (self.interface, ETH_P_ARP))
             else:
-                self._icmp6_socket().sendto(
-                    na_message(mac, address), (ALL_NODES, 0, 0, self.ifindex)
-                )
-
-    def _packet_socket(self) -> socket.socket:
-        if self._packet is None:
-            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
-            sock.bind((self.interface, ETH_P_ARP))
-            sock.setblocking(False)
-            self._packet = sock
-        return self._packet
-
-    def _icmp6_socket(self) -> socket.socket:
-        if self._icmp6 is None:
-            sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, self.ifindex)
-            sock.setblocking(False)
-            self._icmp6 = sock
-        return self._icmp6
+                self._icmp6.sendto(na_message(mac, address), (ALL_NODES, 0, 0, self.ifindex))
 
     def close(self) -> None:
-        for sock in (self._packet, self._icmp6):
-            if sock is not None:
-                sock.close()
-        self._packet = self._icmp6 = None
+        self._packet.close()
+        self._icmp6.close()
