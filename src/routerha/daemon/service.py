@@ -52,6 +52,7 @@ from routerha.vrrp.syncgroup import SyncGroupCoordinator
 from . import sockets, tracking
 from .announce import Announcer
 from .checks import CheckRunner
+from .conntrack import ConntrackSyncService, SyncLink
 from .netlink import Link, Netlink
 from .ports import Port
 from .runtime import GroupRuntime
@@ -59,6 +60,9 @@ from .scripts import ScriptQueue
 from .vmac import VmacManager
 
 log = logging.getLogger("routerhad")
+
+#: Timers wake this much early and sleep the rest (see ``_do``).
+TIMER_SLACK = 0.0015
 
 
 class ServiceError(RouterhaError):
@@ -85,6 +89,9 @@ class Service:
         self.pending = 0
         self.worker: asyncio.Task | None = None
         self.monitor: asyncio.Task | None = None
+        self.ctsync: ConntrackSyncService | None = None
+        #: Whether the conntrack sync group's members are (going) MASTER here.
+        self._ct_master = False
         #: Groups being stopped: their last actions still need carrying out.
         self._stopping: dict[str, GroupRuntime] = {}
 
@@ -121,6 +128,8 @@ class Service:
                 await self._release(runtime)
             raise
         self.groups.update(started)
+        if old.conntrack_sync != config.conntrack_sync:
+            await self._restart_ctsync(config)
         self.config = config
         self._rebuild_ports()
         self._rebuild_sync_groups(config)
@@ -132,6 +141,31 @@ class Service:
         summary = {"kept": sorted(kept), "started": sorted(started), "stopped": sorted(stopped)}
         log.info("configuration applied: %s", summary)
         return summary
+
+    async def _restart_ctsync(self, config: Config) -> None:
+        if self.ctsync is not None:
+            await self.ctsync.stop()
+            self.ctsync = None
+        sync = config.conntrack_sync
+        if sync is None:
+            return
+        from routerha.ctsync.kernel import ConntrackTable  # noqa: PLC0415 (nfnetlink only when used)
+
+        await self._lookup(sync.interface, required=True)
+        link = self.links[sync.interface]
+        local = sync.listen_address or await self.netlink.primary_address(link.index, False, set())
+        if local is None or local.version != 4:
+            raise ServiceError(f"conntrack_sync: {sync.interface} has no IPv4 address to sync from")
+        table = ConntrackTable(event_buffer=sync.event_listen_queue_size << 20)
+        self.ctsync = ConntrackSyncService(
+            sync, table, SyncLink(sync, link.index, local), self._retrack_all
+        )
+        await self.ctsync.start()
+
+    def _retrack_all(self) -> None:
+        now = self.loop.time()
+        for runtime in self.groups.values():
+            self._track(runtime, now)
 
     async def _preflight(self, group: VrrpGroup) -> IPAddress:
         """The interfaces exist and the group has an address to send from; no changes."""
@@ -255,9 +289,10 @@ class Service:
         for _ in range(64):
             try:
                 if port.family == 4:
-                    result = receiver.receive_ipv4(sock.recv(65535))
+                    data, stamp = sockets.recv_ipv4(sock)
+                    result = receiver.receive_ipv4(data)
                 else:
-                    data, src, dst, hops = sockets.recv_ipv6(sock)
+                    data, src, dst, hops, stamp = sockets.recv_ipv6(sock)
                     result = receiver.receive_ipv6(data, src, dst, hops)
             except BlockingIOError:
                 return
@@ -273,7 +308,15 @@ class Service:
             runtime.counters["adverts_received"] += 1
             if result.address_mismatch:
                 runtime.counters["address_mismatch"] += 1
-            self._feed(runtime, result.event, self.loop.time())
+            self._feed(runtime, result.event, self._arrival(stamp))
+
+    def _arrival(self, stamp: float | None) -> float:
+        """When the advert reached the host, on the loop's clock: the Master_Down_Timer
+        runs from there, not from when Python got round to reading it."""
+        now = self.loop.time()
+        if stamp is None:
+            return now
+        return min(now, now - (time.time() - stamp))
 
     def _count_drop(self, receiver: Receiver, drop: RouterhaError) -> None:
         reason = getattr(drop, "reason", None)
@@ -321,6 +364,10 @@ class Service:
             check_failed=runtime.check is not None and runtime.check.failed,
             sync_check_failed=runtime.sync_group if sync_check and sync_check.failed else None,
         )
+        priority = health.priority
+        ctsync = self.ctsync
+        if ctsync is not None and ctsync.holding and runtime.sync_group == ctsync.config.sync_group:
+            priority = 1  # not before the peer's sessions are here (pfsync's demotion)
         machine = runtime.machine
         for reason in sorted(
             r for r in machine.faults if tracking.owned(r) and r not in health.faults
@@ -328,7 +375,7 @@ class Service:
             self._feed(runtime, FaultCleared(reason), now)
         for reason in sorted(health.faults - machine.faults):
             self._feed(runtime, FaultRaised(reason), now)
-        self._feed(runtime, PriorityChanged(health.priority), now)
+        self._feed(runtime, PriorityChanged(priority), now)
 
     # Output -------------------------------------------------------------------------
 
@@ -354,8 +401,10 @@ class Service:
                 self._send(runtime, action.priority)
         elif isinstance(action, ScheduleTimer):
             self._cancel(runtime, action.timer)
+            # The selector wakes up to 1 ms late (epoll counts milliseconds): wake
+            # early and sleep the rest, so 10 ms timers keep their time.
             runtime.handles[action.timer] = self.loop.call_at(
-                action.at, self._fire, runtime, action.timer
+                action.at - TIMER_SLACK, self._fire, runtime, action.timer, action.at
             )
         elif isinstance(action, CancelTimer):
             self._cancel(runtime, action.timer)
@@ -375,6 +424,7 @@ class Service:
             # Carrier on the macvlan only while master (see vmac.py).
             down = action.new is not State.MASTER
             self._in_order(self.netlink.set_protodown(runtime.tx_link.index, down))
+        self._ctsync_transition(runtime, action)
         runtime.counters["transitions"] += 1
         runtime.last_transition = time.time()
         group = runtime.group
@@ -392,6 +442,21 @@ class Service:
             # Once per sync group transition: when the last member arrives there.
             if script and all(m.machine.state is action.new for m in members):
                 self.sync_scripts[sync.name].submit(script, "GROUP", sync.name, state)
+
+    def _ctsync_transition(self, runtime: GroupRuntime, action: Transition) -> None:
+        """Sessions follow the sync group: commit them before the addresses come up."""
+        ctsync = self.ctsync
+        if ctsync is None or runtime.sync_group != ctsync.config.sync_group:
+            return
+        if action.new is State.MASTER and not self._ct_master:
+            self._ct_master = True
+            # Queued ahead of this transition's AddAddresses, which wait for it.
+            self._in_order(ctsync.become_master())
+            # After every member's addresses (queued in this same batch of actions).
+            self.loop.call_soon(self._in_order, ctsync.after_master())
+        elif action.old is State.MASTER and action.new is not State.MASTER and self._ct_master:
+            self._ct_master = False
+            ctsync.become_backup()
 
     def _send(self, runtime: GroupRuntime, priority: int) -> None:
         group = runtime.group
@@ -452,7 +517,10 @@ class Service:
             finally:
                 self.pending -= 1
 
-    def _fire(self, runtime: GroupRuntime, timer: Timer) -> None:
+    def _fire(self, runtime: GroupRuntime, timer: Timer, at: float) -> None:
+        early = at - self.loop.time()
+        if early > 0:
+            time.sleep(early)
         runtime.handles.pop(timer, None)
         self._feed(runtime, TimerExpired(timer), self.loop.time())
 
@@ -494,6 +562,8 @@ class Service:
         """Priority-0 adverts from every master, addresses removed, sockets closed."""
         for name in list(self.groups):
             await self._stop_group(self.groups.pop(name))
+        if self.ctsync is not None:
+            await self.ctsync.stop()
         for runner in self.sync_checks.values():
             runner.stop()
         for queue in self.sync_scripts.values():

@@ -21,12 +21,30 @@ IPV6_HOPLIMIT = 52
 IPV6_RECVPKTINFO = 49
 IPV6_PKTINFO = 50
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
+#: Kernel receive timestamps (struct timespec, CLOCK_REALTIME) on every datagram.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+_TIMESPEC = struct.Struct("=qq")
 RECV_BUFFER = 1 << 20
-_CMSG_SPACE = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(20)
+_CMSG_SPACE = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(20) + socket.CMSG_SPACE(_TIMESPEC.size)
 
 
 def _bind_device(sock: socket.socket, interface: str) -> None:
     sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, interface.encode())
+
+
+def _timestamp(ancillary: list[tuple[int, int, bytes]]) -> float | None:
+    """The kernel's receive time (Unix time) from the ancillary data, if any."""
+    for level, kind, value in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= _TIMESPEC.size:
+            seconds, nanoseconds = _TIMESPEC.unpack_from(value)
+            return seconds + nanoseconds / 1e9
+    return None
+
+
+def recv_ipv4(sock: socket.socket) -> tuple[bytes, float | None]:
+    """(datagram, kernel receive time) of one IPv4 datagram."""
+    data, ancillary, _flags, _address = sock.recvmsg(65535, _CMSG_SPACE)
+    return data, _timestamp(ancillary)
 
 
 def open_ipv4_receiver(interface: str, ifindex: int, protocol: int) -> socket.socket:
@@ -35,6 +53,7 @@ def open_ipv4_receiver(interface: str, ifindex: int, protocol: int) -> socket.so
     try:
         _bind_device(sock, interface)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         # Without this Linux delivers groups joined on any socket to every raw socket.
         sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
         mreq = struct.pack("=4s4si", MCAST_V4.packed, b"\0\0\0\0", ifindex)
@@ -68,6 +87,7 @@ def open_ipv6(interface: str, ifindex: int) -> socket.socket:
     try:
         _bind_device(sock, interface)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1)
         sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, VRRP_TTL)
@@ -85,8 +105,8 @@ def open_ipv6(interface: str, ifindex: int) -> socket.socket:
 
 def recv_ipv6(
     sock: socket.socket,
-) -> tuple[bytes, ipaddress.IPv6Address, ipaddress.IPv6Address, int]:
-    """(message, source, destination, hop limit) of one datagram."""
+) -> tuple[bytes, ipaddress.IPv6Address, ipaddress.IPv6Address, int, float | None]:
+    """(message, source, destination, hop limit, kernel receive time) of one datagram."""
     data, ancillary, _flags, address = sock.recvmsg(65535, _CMSG_SPACE)
     hop_limit = -1
     dst = MCAST_V6
@@ -96,7 +116,7 @@ def recv_ipv6(
         elif level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO and len(value) >= 16:
             dst = ipaddress.IPv6Address(value[:16])
     src = ipaddress.IPv6Address(address[0].split("%", 1)[0])
-    return data, src, dst, hop_limit
+    return data, src, dst, hop_limit, _timestamp(ancillary)
 
 
 def send_ipv6(
