@@ -56,6 +56,27 @@ def status_table(status: dict[str, Any], now: float | None = None) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
+def conntrack_text(answer: dict[str, Any]) -> str:
+    """Caches as VyOS ``show conntrack-sync`` lists them; counters as key: value."""
+    if "stats" in answer:
+        return "\n".join(f"{k}: {v}" for k, v in answer["stats"].items())
+    rows = [("Proto", "Source", "Destination", "Reply (NAT)", "TCP state", "Mark", "Zone")]
+    for e in answer["entries"]:
+        reply = (
+            f"{e['reply_src']}:{e['reply_sport']} > {e['reply_dst']}:{e['reply_dport']}"
+            if e["nat"]
+            else "-"
+        )
+        rows.append(
+            (
+                e["protocol"], f"{e['src']}:{e['sport']}", f"{e['dst']}:{e['dport']}", reply,
+                str(e["tcp_state"] if e["tcp_state"] is not None else "-"), str(e["mark"]), str(e["zone"]),
+            )
+        )  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="routerhactl", description="control routerhad")
     parser.add_argument(
@@ -69,14 +90,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        answer = request(args.control, args.command)
+        extra = {"what": args.what} if args.command == "conntrack" else {}
+        answer = request(args.control, args.command, **extra)
     except OSError as error:
         print(f"routerhactl: cannot reach routerhad at {args.control}: {error}", file=sys.stderr)
         return 1
     if "error" in answer:
         print(f"routerhactl: {answer['error']}", file=sys.stderr)
         return 1
-    if args.command == "reload":
+    if args.command == "conntrack":
+        print(json.dumps(answer, indent=2) if args.json else conntrack_text(answer))
+    elif args.command == "reload":
         done = answer["reloaded"]
         print("reloaded: " + "; ".join(f"{k} {', '.join(v) or '-'}" for k, v in done.items()))
     else:

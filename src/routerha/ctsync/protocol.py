@@ -217,6 +217,10 @@ class SyncProtocol:
         self.started = True
         return [self._control(Kind.HELLO, self.next_seq, now), self._control(Kind.RESYNC, 0, now)]
 
+    def request_resync(self, now: float) -> list[Action]:
+        """Ask the peer for its whole internal cache (this router became backup)."""
+        return [self._control(Kind.RESYNC, 0, now)]
+
     def update(self, key: bytes, state: bytes) -> None:
         self.pending[key] = (Op.UPDATE, state)
         self.pending.move_to_end(key)

@@ -49,13 +49,13 @@ async def serve(path: str, handler: Handler) -> asyncio.AbstractServer:
         os.umask(old)
 
 
-def request(path: str, command: str, timeout: float = 5.0) -> dict[str, Any]:
+def request(path: str, command: str, timeout: float = 5.0, **arguments: Any) -> dict[str, Any]:
     """Send one request (used by routerhactl); raises OSError if nobody answers."""
 
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         sock.connect(path)
-        sock.sendall(json.dumps({"command": command}).encode() + b"\n")
+        sock.sendall(json.dumps({"command": command, **arguments}).encode() + b"\n")
         chunks = []
         while True:
             chunk = sock.recv(65536)

@@ -119,12 +119,23 @@ async def run(config: Config, config_path: str, control_path: str, realtime: boo
                 log.error("reload failed, the running configuration stays: %s", error)
                 return {"error": str(error)}
 
+    def conntrack(what: object) -> dict[str, Any]:
+        if service.ctsync is None:
+            return {"error": "conntrack sync is not configured"}
+        if what == "stats":
+            return {"stats": service.ctsync.stats()}
+        if what in ("internal-cache", "external-cache"):
+            return {"entries": service.ctsync.cache(str(what).split("-")[0])}
+        return {"error": f"unknown conntrack view {what!r}"}
+
     async def handle(request: dict[str, Any]) -> dict[str, Any]:
         command = request.get("command")
         if command == "status":
             return service.status()
         if command == "reload":
             return await reload()
+        if command == "conntrack":
+            return conntrack(request.get("what"))
         return {"error": f"unknown command {command!r}"}
 
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload()))

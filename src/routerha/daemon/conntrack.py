@@ -1,0 +1,352 @@
+"""Conntrack state sync in routerhad: the kernel table, the sync link, the two caches.
+
+The internal cache holds this router's own entries (from a dump and then the
+kernel's events); every change goes to the peer through the sync protocol. The
+external cache holds the peer's entries as they arrive; it is committed into the
+kernel when this router becomes MASTER of the configured sync group, before the
+virtual addresses attract traffic. keepalived leaves this to conntrackd and a
+notify script, and the addresses come up while the commit is still running.
+
+Order on becoming MASTER: commit the external cache (the VRRP service waits for
+it before installing addresses), then re-dump the kernel into the internal cache
+and send it all to the peer. On becoming BACKUP: ask the peer for its table.
+
+A router that starts holds its groups back (advertising the lowest priority, the
+demotion of OpenBSD's pfsync) until the peer's bulk sync is complete or
+``STARTUP_HOLD`` seconds have passed, so that it does not take over sessions it
+has never seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+import struct
+import time
+from collections.abc import Iterable
+from typing import Any, Callable
+
+from routerha.ctsync import entry as ct
+from routerha.ctsync.entry import PROTOCOL_NAMES
+from routerha.ctsync.protocol import (
+    Action,
+    Apply,
+    BulkReceived,
+    Op,
+    PeerRestarted,
+    ResyncRequested,
+    Send,
+    SyncError,
+    SyncProtocol,
+)
+from routerha.ip import IPAddress
+from routerha.model.conntrack_sync import ConntrackSync
+
+log = logging.getLogger("routerhad")
+
+#: Seconds a starting router waits for the peer's bulk sync before it may preempt.
+STARTUP_HOLD = 10.0
+#: Entries committed on takeover live at least this long, so the first packets find them.
+MIN_COMMIT_TIMEOUT = 60
+
+
+class SyncFilter:
+    """Which connections are synced: ``accept_protocol`` and ``ignore_address``, and
+    never the router's own loopback or sync-link traffic."""
+
+    def __init__(self, config: ConntrackSync, own: Iterable[IPAddress] = ()) -> None:
+        self.protocols = {PROTOCOL_NAMES[p] for p in config.accept_protocol} or None
+        self.ignore = list(config.ignore_address)
+        self.own = set(own)
+
+    def accepts(self, entry: ct.Entry) -> bool:
+        original = entry.original
+        if self.protocols is not None and original.proto not in self.protocols:
+            return False
+        for address in (original.src, original.dst):
+            if address.is_loopback or address in self.own:
+                return False
+            if any(
+                address in network for network in self.ignore if network.version == address.version
+            ):
+                return False
+        return True
+
+
+class SyncLink:
+    """The UDP socket on the sync link: multicast to the group, or unicast to the peer."""
+
+    def __init__(self, config: ConntrackSync, ifindex: int, local: ipaddress.IPv4Address) -> None:
+        self.destination = (str(config.peer or config.mcast_group), config.port)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, 25, config.interface.encode())  # SO_BINDTODEVICE
+            size = config.sync_queue_size << 20
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+            if config.peer is None:
+                sock.bind(("", config.port))
+                mreq = struct.pack("=4s4si", config.mcast_group.packed, local.packed, ifindex)
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, local.packed)
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+            else:
+                sock.bind((str(local), config.port))
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+        self.local = local
+
+    def send(self, datagram: bytes) -> None:
+        with contextlib.suppress(BlockingIOError):
+            self.sock.sendto(datagram, self.destination)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class ConntrackSyncService:
+    def __init__(
+        self,
+        config: ConntrackSync,
+        table: Any,
+        link: SyncLink,
+        on_hold_changed: Callable[[], None],
+    ) -> None:
+        self.config = config
+        self.table = table
+        self.link = link
+        self.loop = asyncio.get_running_loop()
+        self.protocol = SyncProtocol(payload_size=1400)
+        self.filter = SyncFilter(config, own=(link.local,))
+        self.internal: dict[bytes, bytes] = {}
+        self.external: dict[bytes, bytes] = {}
+        self.on_hold_changed = on_hold_changed
+        self.hold_until = 0.0
+        self.bulk_complete = False
+        self.master = False
+        self.tasks: list[asyncio.Task] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._flush_scheduled = False
+        self.counters: dict[str, int] = {
+            "events": 0, "overruns": 0, "malformed": 0, "committed": 0, "commit_failed": 0,
+            "commits": 0, "last_commit_seconds": 0,
+        }  # fmt: skip
+
+    # Life --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.table.open()  # subscribed before the dump: nothing falls in between
+        self._load(await self.table.dump())
+        self.loop.add_reader(self.link.sock.fileno(), self._on_datagram)
+        self.tasks.append(self.loop.create_task(self._events()))
+        if self.config.startup_resync:
+            self.hold_until = self.loop.time() + STARTUP_HOLD
+            self.loop.call_at(self.hold_until, self.on_hold_changed)
+        self._carry_out(self.protocol.start(self.loop.time()))
+        log.info("conntrack sync on %s: %d own entries", self.config.interface, len(self.internal))
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        self.loop.remove_reader(self.link.sock.fileno())
+        if self._timer is not None:
+            self._timer.cancel()
+        self.link.close()
+        self.table.close()
+
+    @property
+    def holding(self) -> bool:
+        """Whether the sync group must not take over yet (no bulk sync from the peer)."""
+        return not self.bulk_complete and self.loop.time() < self.hold_until
+
+    # Kernel side --------------------------------------------------------------------
+
+    def _load(self, entries: Iterable[ct.Entry]) -> None:
+        self.internal = {e.key: e.state() for e in entries if self.filter.accepts(e)}
+
+    async def _events(self) -> None:
+        from routerha.ctsync.kernel import Overrun  # noqa: PLC0415 (loaded with the table)
+
+        while True:
+            try:
+                async for event in self.table.events():
+                    self.counters["events"] += 1
+                    self._local(event.kind, event.entry)
+            except Overrun:
+                # Events were lost: the table is the truth. Reconcile with a fresh dump.
+                self.counters["overruns"] += 1
+                log.warning("conntrack events overran the socket buffer: resynchronising")
+                self._reconcile(await self.table.dump())
+
+    def _local(self, kind: str, entry: ct.Entry) -> None:
+        if not self.filter.accepts(entry):
+            return
+        key = entry.key
+        if kind == "destroy":
+            if self.internal.pop(key, None) is not None:
+                self.protocol.destroy(key)
+        else:
+            state = entry.state()
+            if self.internal.get(key) != state:
+                self.internal[key] = state
+                self.protocol.update(key, state)
+        self._schedule_flush()
+
+    def _reconcile(self, entries: Iterable[ct.Entry]) -> None:
+        fresh = {e.key: e.state() for e in entries if self.filter.accepts(e)}
+        for key in self.internal.keys() - fresh.keys():
+            self.protocol.destroy(key)
+        for key, state in fresh.items():
+            if self.internal.get(key) != state:
+                self.protocol.update(key, state)
+        self.internal = fresh
+        self._schedule_flush()
+
+    # Sync link ----------------------------------------------------------------------
+
+    def _schedule_flush(self) -> None:
+        # One flush per loop iteration: a burst of events leaves in few datagrams.
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        self._carry_out(self.protocol.flush(self.loop.time()))
+
+    def _on_datagram(self) -> None:
+        for _ in range(256):
+            try:
+                datagram, _source = self.link.sock.recvfrom(65535)
+            except BlockingIOError:
+                break
+            except OSError as error:
+                log.warning("sync link: %s", error)
+                break
+            try:
+                self._carry_out(self.protocol.receive(datagram, self.loop.time()))
+            except SyncError as error:
+                self.counters["malformed"] += 1
+                log.debug("sync link: dropped: %s", error)
+
+    def _carry_out(self, actions: list[Action]) -> None:
+        to_commit: list[bytes] = []
+        for action in actions:
+            if isinstance(action, Send):
+                self.link.send(action.datagram)
+            elif isinstance(action, Apply):
+                if action.op is Op.UPDATE:
+                    self.external[action.key] = action.state
+                    to_commit.append(action.key)
+                else:
+                    self.external.pop(action.key, None)
+            elif isinstance(action, ResyncRequested):
+                self._carry_out(self.protocol.bulk(self.internal.items(), self.loop.time()))
+            elif isinstance(action, PeerRestarted):
+                log.info("conntrack sync: the peer (re)started")
+            elif isinstance(action, BulkReceived):
+                log.info(
+                    "conntrack sync: bulk sync from the peer complete (%d entries)",
+                    len(self.external),
+                )
+                if not self.bulk_complete:
+                    self.bulk_complete = True
+                    self.on_hold_changed()
+        if to_commit and (self.config.disable_external_cache or self.master):
+            # No external cache (or already master): into the kernel right away.
+            entries = [self._entry(k) for k in to_commit if k in self.external]
+            self.tasks.append(self.loop.create_task(self._commit([e for e in entries if e])))
+        self._rearm()
+
+    def _rearm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self.loop.call_at(self.protocol.deadline(), self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        self._carry_out(self.protocol.tick(self.loop.time()))
+
+    # Role ---------------------------------------------------------------------------
+
+    async def become_master(self) -> None:
+        """Commit the peer's entries into the kernel (before the addresses come up)."""
+        self.master = True
+        entries = [e for e in (self._entry(k) for k in list(self.external)) if e is not None]
+        await self._commit(entries)
+
+    async def after_master(self) -> None:
+        """Once master: the committed entries are ours now; the peer gets them all."""
+        self.external.clear()
+        self._load(await self.table.dump())
+        self._carry_out(self.protocol.bulk(self.internal.items(), self.loop.time()))
+
+    def become_backup(self) -> None:
+        self.master = False
+        self._carry_out(self.protocol.request_resync(self.loop.time()))
+
+    async def _commit(self, entries: list[ct.Entry]) -> None:
+        if not entries:
+            return
+        started = time.monotonic()
+        result = await self.table.commit(entries, min_timeout=MIN_COMMIT_TIMEOUT)
+        self.counters["commits"] += 1
+        self.counters["committed"] += result.created + result.replaced
+        self.counters["commit_failed"] += len(result.failed)
+        self.counters["last_commit_seconds"] = round(time.monotonic() - started, 3)
+        log.info(
+            "conntrack sync: committed %d entries (%d replaced, %d failed) in %.3f s",
+            result.created + result.replaced, result.replaced, len(result.failed),
+            time.monotonic() - started,
+        )  # fmt: skip
+
+    def _entry(self, key: bytes) -> ct.Entry | None:
+        try:
+            return ct.decode(key, self.external[key])
+        except (SyncError, KeyError):
+            return None
+
+    # Status -------------------------------------------------------------------------
+
+    def cache(self, which: str) -> list[dict[str, Any]]:
+        source = self.internal if which == "internal" else self.external
+        out = []
+        for key, state in source.items():
+            try:
+                e = ct.decode(key, state)
+            except SyncError:
+                continue
+            out.append(describe(e))
+        return out
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "interface": self.config.interface,
+            "sync_group": self.config.sync_group,
+            "internal_cache": len(self.internal),
+            "external_cache": len(self.external),
+            "bulk_complete": self.bulk_complete,
+            "holding": self.holding,
+            **self.counters,
+            "protocol": dict(self.protocol.stats),
+        }
+
+
+def describe(e: ct.Entry) -> dict[str, Any]:
+    """One cache entry for ``routerhactl conntrack ... --json``."""
+    o, r = e.original, e.reply
+    return {
+        "protocol": next((n for n, p in PROTOCOL_NAMES.items() if p == o.proto), str(o.proto)),
+        "src": str(o.src), "dst": str(o.dst), "sport": o.sport, "dport": o.dport,
+        "reply_src": str(r.src), "reply_dst": str(r.dst), "reply_sport": r.sport, "reply_dport": r.dport,
+        "zone": e.zone, "mark": e.mark, "timeout": e.timeout, "status": e.status,
+        "tcp_state": e.tcp.state if e.tcp else None, "helper": e.helper, "nat": e.nat,
+    }  # fmt: skip
