@@ -526,7 +526,7 @@ def test_ipv6_address_list_mismatch_below_255_is_dropped_as_address_list():
     assert drop_reason6(receiver6(), message) is DropReason.ADDRESS_LIST
 
 
-# Unicast (RFC 9568 section 5): from a configured peer, any TTL ------------------
+# Groups with peers (RFC 9568 section 5): only peers; unicast with any TTL -------
 
 
 def unicast_ah_message(priority=100):
@@ -549,6 +549,16 @@ def test_unicast_ah_signed_with_multicast_rules_is_dropped_as_auth_data():
     message = unicast_ah_message()
     data = ipv4.build(PEER, LOCAL, message, identification=7, ah_password="monkey", ah_sequence=1)
     assert drop_reason(receiver(), data) is DropReason.AUTH_DATA
+
+
+def test_multicast_from_non_peer_for_group_with_peers_is_dropped_as_unknown_peer():
+    data = datagram(unicast_ah_message(), src=V4("10.1.1.3"), ah_password="monkey")
+    assert drop_reason(receiver(), data) is DropReason.UNKNOWN_PEER
+
+
+def test_multicast_from_configured_peer_is_accepted():
+    received = receiver().receive_ipv4(datagram(unicast_ah_message(), ah_password="monkey"))
+    assert received.group == "UNICAST_AH"
 
 
 def test_multicast_from_configured_peer_still_needs_ttl_255():

@@ -161,6 +161,8 @@ def checksum_ok(
     if not message:
         return False
     version = message[0] >> 4
+    if version not in (2, 3):
+        return False
     if version == 3 and src is not None and src.version == 6:
         pseudo_header_checksum = True
     return _checksum_of(message, version, src, dst, pseudo_header_checksum) == 0
