@@ -83,3 +83,10 @@ def test_truncated_state_is_refused(cut):
     entry = snat_tcp()
     with pytest.raises(SyncError):
         decode(entry.key, entry.state()[:-cut])
+
+
+def test_icmp_echo_without_nat_is_not_nat():
+    original = Tuple(V4("10.1.1.25"), V4("10.2.1.25"), 1, 77, 8 << 8)
+    reply = Tuple(V4("10.2.1.25"), V4("10.1.1.25"), 1, 77, 0)
+    assert not Entry(original, reply).nat
+    assert Entry(original, Tuple(V4("10.2.1.25"), V4("198.51.100.12"), 1, 77, 0)).nat

@@ -111,8 +111,17 @@ class Entry:
 
     @property
     def nat(self) -> bool:
-        """Whether the reply tuple is not the original turned round (a NAT binding)."""
-        return self.reply != self.original.reversed()
+        """Whether the reply tuple is not the original turned round (a NAT binding).
+
+        ICMP replies carry another type (echo reply for echo request) and the same
+        id in both directions, so only the addresses and the id count there.
+        """
+        o, r = self.original, self.reply
+        if (r.src, r.dst) != (o.dst, o.src):
+            return True
+        if o.proto in (IPPROTO_ICMP, IPPROTO_ICMPV6):
+            return r.sport != o.sport
+        return (r.sport, r.dport) != (o.dport, o.sport)
 
     def state(self) -> bytes:
         tcp = self.tcp

@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 from routerha.ctsync import entry as ct
 from routerha.ctsync.entry import PROTOCOL_NAMES
+from routerha.ctsync.kernel import Overrun
 from routerha.ctsync.protocol import (
     Action,
     Apply,
@@ -173,8 +174,6 @@ class ConntrackSyncService:
         self.internal = {e.key: e.state() for e in entries if self.filter.accepts(e)}
 
     async def _events(self) -> None:
-        from routerha.ctsync.kernel import Overrun  # noqa: PLC0415 (loaded with the table)
-
         while True:
             try:
                 async for event in self.table.events():

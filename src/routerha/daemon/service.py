@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable
 from typing import Any
 
+from routerha.ctsync.kernel import ConntrackTable
 from routerha.errors import RouterhaError
 from routerha.ip import IPAddress
 from routerha.model.vrrp import Config, VrrpGroup
@@ -149,8 +150,6 @@ class Service:
         sync = config.conntrack_sync
         if sync is None:
             return
-        from routerha.ctsync.kernel import ConntrackTable  # noqa: PLC0415 (nfnetlink only when used)
-
         await self._lookup(sync.interface, required=True)
         link = self.links[sync.interface]
         local = sync.listen_address or await self.netlink.primary_address(link.index, False, set())
