@@ -146,3 +146,14 @@ def test_shutdown_twice_is_harmless():
     m = as_master()
     m.handle(Shutdown(), 1.0)
     assert m.handle(Shutdown(), 2.0) == []
+
+
+def test_held_preemption_accepts_a_lower_master_until_released():
+    from routerha.vrrp.events import PreemptionHeld
+
+    m = started(priority=200)
+    m.handle(PreemptionHeld(True), 0.0)
+    actions = m.handle(AdvertReceived(PEER_LOWER, 100, 100), 1.0)
+    assert deadline(actions, Timer.MASTER_DOWN) == pytest.approx(4.0 + 56 / 256)
+    m.handle(PreemptionHeld(False), 2.0)
+    assert m.handle(AdvertReceived(PEER_LOWER, 100, 100), 3.0) == []  # preempting again

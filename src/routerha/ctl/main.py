@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "reload", help="apply the changed config file; unchanged groups keep their state"
     )
+    conntrack = commands.add_parser("conntrack", help="conntrack sync: caches and counters")
+    conntrack.add_argument("what", choices=["internal-cache", "external-cache", "stats"])
+    conntrack.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
     try:
         extra = {"what": args.what} if args.command == "conntrack" else {}

@@ -11,10 +11,10 @@ Order on becoming MASTER: commit the external cache (the VRRP service waits for
 it before installing addresses), then re-dump the kernel into the internal cache
 and send it all to the peer. On becoming BACKUP: ask the peer for its table.
 
-A router that starts holds its groups back (advertising the lowest priority, the
-demotion of OpenBSD's pfsync) until the peer's bulk sync is complete or
-``STARTUP_HOLD`` seconds have passed, so that it does not take over sessions it
-has never seen.
+A router that starts does not preempt (OpenBSD's pfsync demotes CARP for the same
+reason) until the peer's bulk sync is complete or ``STARTUP_HOLD`` seconds have
+passed, so that it does not take over sessions it has never seen. It still
+becomes master when there is no master at all.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from typing import Any, Callable
 
 from routerha.ctsync import entry as ct
+from routerha.ctsync import expectation as cx
 from routerha.ctsync.entry import PROTOCOL_NAMES
 from routerha.ctsync.kernel import Overrun
 from routerha.ctsync.protocol import (
@@ -54,17 +55,30 @@ STARTUP_HOLD = 10.0
 MIN_COMMIT_TIMEOUT = 60
 
 
+#: Never synced: VRRP itself, IGMP, AH (VRRP authentication) and ESP.
+NEVER_SYNCED = frozenset({112, 2, 51, 50})
+
+
 class SyncFilter:
-    """Which connections are synced: ``accept_protocol`` and ``ignore_address``, and
-    never the router's own loopback or sync-link traffic."""
+    """Which connections are synced: ``accept_protocol`` and ``ignore_address``; and
+    never the routers' own control traffic (VRRP, IGMP, the sync link itself),
+    multicast or broadcast, or loopback."""
 
     def __init__(self, config: ConntrackSync, own: Iterable[IPAddress] = ()) -> None:
         self.protocols = {PROTOCOL_NAMES[p] for p in config.accept_protocol} or None
         self.ignore = list(config.ignore_address)
         self.own = set(own)
+        self.sync_port = config.port
 
-    def accepts(self, entry: ct.Entry) -> bool:
-        original = entry.original
+    def accepts(self, entry: ct.Entry | cx.Expectation) -> bool:
+        # An expectation is synced when the connection that announced it is.
+        original = entry.master if isinstance(entry, cx.Expectation) else entry.original
+        if original.proto in NEVER_SYNCED or original.dst.is_multicast:
+            return False
+        if original.dst.version == 4 and original.dst == ipaddress.IPv4Address("255.255.255.255"):
+            return False
+        if original.proto == ct.IPPROTO_UDP and self.sync_port in (original.sport, original.dport):
+            return False
         if self.protocols is not None and original.proto not in self.protocols:
             return False
         for address in (original.src, original.dst):
@@ -145,7 +159,7 @@ class ConntrackSyncService:
 
     async def start(self) -> None:
         await self.table.open()  # subscribed before the dump: nothing falls in between
-        self._load(await self.table.dump())
+        self._load(await self._dump())
         self.loop.add_reader(self.link.sock.fileno(), self._on_datagram)
         self.tasks.append(self.loop.create_task(self._events()))
         if self.config.startup_resync:
@@ -170,7 +184,14 @@ class ConntrackSyncService:
 
     # Kernel side --------------------------------------------------------------------
 
-    def _load(self, entries: Iterable[ct.Entry]) -> None:
+    async def _dump(self) -> list[ct.Entry | cx.Expectation]:
+        items: list[ct.Entry | cx.Expectation] = list(await self.table.dump())
+        if self.config.expect_sync:
+            helpers = set(self.config.expect_sync)
+            items += [x for x in await self.table.dump_expectations() if x.helper in helpers]
+        return items
+
+    def _load(self, entries: Iterable[ct.Entry | cx.Expectation]) -> None:
         self.internal = {e.key: e.state() for e in entries if self.filter.accepts(e)}
 
     async def _events(self) -> None:
@@ -183,9 +204,9 @@ class ConntrackSyncService:
                 # Events were lost: the table is the truth. Reconcile with a fresh dump.
                 self.counters["overruns"] += 1
                 log.warning("conntrack events overran the socket buffer: resynchronising")
-                self._reconcile(await self.table.dump())
+                self._reconcile(await self._dump())
 
-    def _local(self, kind: str, entry: ct.Entry) -> None:
+    def _local(self, kind: str, entry: ct.Entry | cx.Expectation) -> None:
         if not self.filter.accepts(entry):
             return
         key = entry.key
@@ -199,7 +220,7 @@ class ConntrackSyncService:
                 self.protocol.update(key, state)
         self._schedule_flush()
 
-    def _reconcile(self, entries: Iterable[ct.Entry]) -> None:
+    def _reconcile(self, entries: Iterable[ct.Entry | cx.Expectation]) -> None:
         fresh = {e.key: e.state() for e in entries if self.filter.accepts(e)}
         for key in self.internal.keys() - fresh.keys():
             self.protocol.destroy(key)
@@ -251,6 +272,9 @@ class ConntrackSyncService:
                 self._carry_out(self.protocol.bulk(self.internal.items(), self.loop.time()))
             elif isinstance(action, PeerRestarted):
                 log.info("conntrack sync: the peer (re)started")
+                if self.config.startup_resync and not self.bulk_complete:
+                    # Our first request may have reached it before it listened.
+                    self._carry_out(self.protocol.request_resync(self.loop.time()))
             elif isinstance(action, BulkReceived):
                 log.info(
                     "conntrack sync: bulk sync from the peer complete (%d entries)",
@@ -285,18 +309,26 @@ class ConntrackSyncService:
     async def after_master(self) -> None:
         """Once master: the committed entries are ours now; the peer gets them all."""
         self.external.clear()
-        self._load(await self.table.dump())
+        self._load(await self._dump())
         self._carry_out(self.protocol.bulk(self.internal.items(), self.loop.time()))
 
     def become_backup(self) -> None:
         self.master = False
         self._carry_out(self.protocol.request_resync(self.loop.time()))
 
-    async def _commit(self, entries: list[ct.Entry]) -> None:
-        if not entries:
+    async def _commit(self, items: list[ct.Entry | cx.Expectation]) -> None:
+        """Entries, then the expectations, whose masters must exist first."""
+        entries = [i for i in items if isinstance(i, ct.Entry)]
+        expectations = [i for i in items if isinstance(i, cx.Expectation)]
+        if not items:
             return
         started = time.monotonic()
         result = await self.table.commit(entries, min_timeout=MIN_COMMIT_TIMEOUT)
+        if expectations:
+            expected = await self.table.commit_expectations(expectations)
+            result.created += expected.created
+            result.replaced += expected.replaced
+            result.failed += expected.failed
         self.counters["commits"] += 1
         self.counters["committed"] += result.created + result.replaced
         self.counters["commit_failed"] += len(result.failed)
@@ -307,9 +339,12 @@ class ConntrackSyncService:
             time.monotonic() - started,
         )  # fmt: skip
 
-    def _entry(self, key: bytes) -> ct.Entry | None:
+    def _entry(self, key: bytes) -> ct.Entry | cx.Expectation | None:
         try:
-            return ct.decode(key, self.external[key])
+            state = self.external[key]
+            if cx.is_expectation_key(key):
+                return cx.decode(key, state)
+            return ct.decode(key, state)
         except (SyncError, KeyError):
             return None
 
@@ -320,10 +355,12 @@ class ConntrackSyncService:
         out = []
         for key, state in source.items():
             try:
-                e = ct.decode(key, state)
+                if cx.is_expectation_key(key):
+                    out.append(describe_expectation(cx.decode(key, state)))
+                else:
+                    out.append(describe(ct.decode(key, state)))
             except SyncError:
                 continue
-            out.append(describe(e))
         return out
 
     def stats(self) -> dict[str, Any]:
@@ -337,6 +374,16 @@ class ConntrackSyncService:
             **self.counters,
             "protocol": dict(self.protocol.stats),
         }
+
+
+def describe_expectation(x: cx.Expectation) -> dict[str, Any]:
+    e = x.expected
+    return {
+        "protocol": next((n for n, p in PROTOCOL_NAMES.items() if p == e.proto), str(e.proto)),
+        "expectation": True, "helper": x.helper, "src": str(e.src), "dst": str(e.dst),
+        "sport": e.sport, "dport": e.dport, "master_src": str(x.master.src),
+        "master_dst": str(x.master.dst), "timeout": x.timeout, "zone": x.zone,
+    }  # fmt: skip
 
 
 def describe(e: ct.Entry) -> dict[str, Any]:

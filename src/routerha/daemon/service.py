@@ -33,6 +33,7 @@ from routerha.vrrp.events import (
     Event,
     FaultCleared,
     FaultRaised,
+    PreemptionHeld,
     PriorityChanged,
     RemoveAddresses,
     ScheduleTimer,
@@ -155,7 +156,9 @@ class Service:
         local = sync.listen_address or await self.netlink.primary_address(link.index, False, set())
         if local is None or local.version != 4:
             raise ServiceError(f"conntrack_sync: {sync.interface} has no IPv4 address to sync from")
-        table = ConntrackTable(event_buffer=sync.event_listen_queue_size << 20)
+        table = ConntrackTable(
+            event_buffer=sync.event_listen_queue_size << 20, expect_helpers=sync.expect_sync
+        )
         self.ctsync = ConntrackSyncService(
             sync, table, SyncLink(sync, link.index, local), self._retrack_all
         )
@@ -363,18 +366,21 @@ class Service:
             check_failed=runtime.check is not None and runtime.check.failed,
             sync_check_failed=runtime.sync_group if sync_check and sync_check.failed else None,
         )
-        priority = health.priority
         ctsync = self.ctsync
-        if ctsync is not None and ctsync.holding and runtime.sync_group == ctsync.config.sync_group:
-            priority = 1  # not before the peer's sessions are here (pfsync's demotion)
+        held = (
+            ctsync is not None and ctsync.holding and runtime.sync_group == ctsync.config.sync_group
+        )
         machine = runtime.machine
+        if held != machine.preemption_held:
+            # No preempting before the peer's sessions are here.
+            self._feed(runtime, PreemptionHeld(held), now)
         for reason in sorted(
             r for r in machine.faults if tracking.owned(r) and r not in health.faults
         ):
             self._feed(runtime, FaultCleared(reason), now)
         for reason in sorted(health.faults - machine.faults):
             self._feed(runtime, FaultRaised(reason), now)
-        self._feed(runtime, PriorityChanged(priority), now)
+        self._feed(runtime, PriorityChanged(health.priority), now)
 
     # Output -------------------------------------------------------------------------
 

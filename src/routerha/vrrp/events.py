@@ -65,6 +65,14 @@ class PriorityChanged:
 
 
 @dataclass(frozen=True)
+class PreemptionHeld:
+    """While held, a backup does not preempt a lower-priority master (as with
+    preemption off); a router waiting for its peer's connection table uses it."""
+
+    held: bool
+
+
+@dataclass(frozen=True)
 class FaultRaised:
     """Something the group depends on failed; ``reason`` names it (``link``, a check)."""
 
@@ -89,7 +97,14 @@ def interface_up() -> FaultCleared:
 
 
 Event = Union[
-    Startup, Shutdown, AdvertReceived, TimerExpired, PriorityChanged, FaultRaised, FaultCleared
+    Startup,
+    Shutdown,
+    AdvertReceived,
+    TimerExpired,
+    PriorityChanged,
+    PreemptionHeld,
+    FaultRaised,
+    FaultCleared,
 ]
 
 

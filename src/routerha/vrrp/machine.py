@@ -13,7 +13,9 @@ What the RFCs leave to implementations, done as keepalived and VyOS do it:
   the group neither sends nor answers; a master entering FAULT first sends
   priority 0 so that a backup takes over after Skew_Time, not Master_Down_Interval.
 - ``preempt_delay``: for that many seconds after the group starts (or leaves FAULT),
-  a backup accepts a lower-priority master as if preemption were off.
+  a backup accepts a lower-priority master as if preemption were off; so does it
+  while preemption is held (``PreemptionHeld``: a router still waiting for its
+  peer's connection table).
 - Effective priority: tracking moves it within 1..254; the address owner stays at 255.
   A master advertises a change at once, so a router with a dead uplink hands over now.
 - Sync groups: a member asks its ``sync`` coordinator before becoming master and
@@ -35,6 +37,7 @@ from routerha.vrrp.events import (
     FaultCleared,
     FaultRaised,
     IPAddress,
+    PreemptionHeld,
     PriorityChanged,
     RemoveAddresses,
     ScheduleTimer,
@@ -85,6 +88,8 @@ class VrrpMachine:
         self.wants_master = False
         self.sync: SyncGroupCoordinator | None = None
         self._preempt_from = 0.0
+        #: Preemption held back from outside (the conntrack sync's startup wait).
+        self.preemption_held = False
 
     # Derived timers, RFC 5798 section 6.1 (VRRPv2: RFC 3768 section 6.1) -----------
 
@@ -121,6 +126,9 @@ class VrrpMachine:
             return self._timer(event.timer, now)
         if isinstance(event, PriorityChanged):
             return self._priority_changed(event.priority, now)
+        if isinstance(event, PreemptionHeld):
+            self.preemption_held = event.held
+            return []
         if isinstance(event, FaultRaised):
             return self._fault_raised(event.reason, now)
         if isinstance(event, FaultCleared):
@@ -160,7 +168,7 @@ class VrrpMachine:
             # The master is stopping: take over after Skew_Time only.
             self.master_address = None
             return [self._arm(Timer.MASTER_DOWN, now + self.skew_time)]
-        preempting = self.group.preempt and now >= self._preempt_from
+        preempting = self.group.preempt and now >= self._preempt_from and not self.preemption_held
         if not preempting or advert.priority >= self.priority:
             if self.group.version == 3:
                 self.master_adver_interval = advert.max_advert_interval / 100
