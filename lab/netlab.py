@@ -847,11 +847,17 @@ class Keepalived:
                 if len(words) >= 3:
                     self.events.append((words[0], words[1], words[2]))
 
+    #: What keepalived's notify FIFO reports as states; it also reports events
+    #: such as MASTER_RX_LOWER_PRI (a master heard a lower priority), which are not.
+    STATES = frozenset({"BACKUP", "MASTER", "FAULT", "STOP"})
+
     def states(self, instance: str) -> list[str]:
         """Every state ``instance`` entered so far, in order (BACKUP, MASTER, FAULT, STOP)."""
         self._drain()
         return [
-            state for kind, name, state in self.events if kind == "INSTANCE" and name == instance
+            state
+            for kind, name, state in self.events
+            if kind == "INSTANCE" and name == instance and state in self.STATES
         ]
 
     def state(self, instance: str) -> str | None:
