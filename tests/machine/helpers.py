@@ -5,7 +5,15 @@ from __future__ import annotations
 import ipaddress
 
 from routerha.model import load_config
-from routerha.vrrp.events import ScheduleTimer, SendAdvert, Timer, Transition
+from routerha.vrrp.events import (
+    ScheduleTimer,
+    SendAdvert,
+    Startup,
+    State,
+    Timer,
+    TimerExpired,
+    Transition,
+)
 from routerha.vrrp.machine import VrrpMachine
 
 LOCAL = ipaddress.ip_address("10.1.1.1")
@@ -37,3 +45,18 @@ def deadline(actions, timer: Timer) -> float:
 
 def sent_priorities(actions):
     return [a.priority for a in of(actions, SendAdvert)]
+
+
+def started(**settings) -> VrrpMachine:
+    """A machine after Startup at t=0: BACKUP (or MASTER for the address owner)."""
+    m = machine(**settings)
+    m.handle(Startup(), 0.0)
+    return m
+
+
+def as_master(**settings) -> VrrpMachine:
+    """A machine that became MASTER when its Master_Down_Timer ran out."""
+    m = started(**settings)
+    m.handle(TimerExpired(Timer.MASTER_DOWN), m.timers[Timer.MASTER_DOWN])
+    assert m.state is State.MASTER
+    return m

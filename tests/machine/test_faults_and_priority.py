@@ -22,25 +22,14 @@ from routerha.vrrp.events import (
 from tests.machine.helpers import (
     PEER_HIGHER,
     PEER_LOWER,
+    as_master,
     deadline,
     machine,
     of,
     sent_priorities,
+    started,
     transitions,
 )
-
-
-def started(**settings):
-    m = machine(**settings)
-    m.handle(Startup(), 0.0)
-    return m
-
-
-def as_master(**settings):
-    m = started(**settings)
-    m.handle(TimerExpired(Timer.MASTER_DOWN), m.timers[Timer.MASTER_DOWN])
-    assert m.state is State.MASTER
-    return m
 
 
 def test_link_down_as_master_sends_priority_zero_and_goes_fault():

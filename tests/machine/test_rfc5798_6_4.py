@@ -26,26 +26,24 @@ from tests.machine.helpers import (
     LOCAL,
     PEER_HIGHER,
     PEER_LOWER,
+    as_master,
     deadline,
     machine,
     of,
     sent_priorities,
+    started,
     transitions,
 )
 
 
 def backup(**settings):
-    m = machine(**settings)
-    m.handle(Startup(), 0.0)
+    m = started(**settings)
     assert m.state is State.BACKUP
     return m
 
 
 def master(**settings):
-    m = backup(**settings)
-    actions = m.handle(TimerExpired(Timer.MASTER_DOWN), m.timers[Timer.MASTER_DOWN])
-    assert m.state is State.MASTER, actions
-    return m
+    return as_master(**settings)
 
 
 def advert(source, priority, interval_cs=100):
