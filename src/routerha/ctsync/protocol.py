@@ -38,6 +38,7 @@ entry matters, which makes recovery simple:
 from __future__ import annotations
 
 import enum
+import random
 import struct
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -176,7 +177,8 @@ class SyncProtocol:
         nack_retry: float = 0.2,
         max_unacked: int = 200_000,
         max_gap: int = 4096,
-        first_sequence: int = 1,
+        resync_retry: float = 1.0,
+        first_sequence: int | None = None,
     ) -> None:
         self.payload_size = payload_size
         self.alive_interval = alive_interval
@@ -185,7 +187,14 @@ class SyncProtocol:
         self.nack_retry = nack_retry
         self.max_unacked = max_unacked
         self.max_gap = max_gap
+        self.resync_retry = resync_retry
+        #: When to repeat an unanswered RESYNC request (None: none outstanding).
+        self.resync_at: float | None = None
         # Sending side.
+        # A random start, as TCP's initial sequence number: a restarted peer is a new
+        # session even when it restarts within the same second.
+        if first_sequence is None:
+            first_sequence = random.getrandbits(32)
         self.next_seq = first_sequence % SEQ_MOD
         self.session = self.next_seq
         self.pending: OrderedDict[bytes, tuple[Op, bytes]] = OrderedDict()
@@ -205,20 +214,28 @@ class SyncProtocol:
         self.nack_at: float | None = None
         self.bulk_ending = False
         self.acked_upto: int | None = None
+        #: The sequence number of the message each entry's current state came in:
+        #: a late or duplicated older message must not bring an older state back.
+        self.applied: dict[bytes, int] = {}
         self.stats: dict[str, int] = {
             "sent": 0, "received": 0, "resent": 0, "acks": 0, "nacks_sent": 0,
             "nacks_received": 0, "gaps": 0, "malformed": 0, "bulk_sent": 0, "acks_received": 0,
+            "stale": 0, "resync_requests": 0,
         }  # fmt: skip
 
     # Local changes ------------------------------------------------------------------
 
-    def start(self, now: float) -> list[Action]:
+    def start(self, now: float, resync: bool = True) -> list[Action]:
         """HELLO (the peer forgets what it expected of us), then our RESYNC request."""
         self.started = True
-        return [self._control(Kind.HELLO, self.next_seq, now), self._control(Kind.RESYNC, 0, now)]
+        actions: list[Action] = [self._control(Kind.HELLO, self.next_seq, now)]
+        return actions + (self.request_resync(now) if resync else [])
 
     def request_resync(self, now: float) -> list[Action]:
-        """Ask the peer for its whole internal cache (this router became backup)."""
+        """Ask the peer for its whole internal cache, again every ``resync_retry``
+        seconds until its bulk sync is complete (the request may be lost)."""
+        self.resync_at = now + self.resync_retry
+        self.stats["resync_requests"] += 1
         return [self._control(Kind.RESYNC, 0, now)]
 
     def update(self, key: bytes, state: bytes) -> None:
@@ -291,10 +308,14 @@ class SyncProtocol:
 
     def receive(self, datagram: bytes, now: float) -> list[Action]:
         """One datagram from the peer. Malformed ones raise SyncError and change nothing."""
-        kind, session, seq, body = parse(datagram)
-        parsed = records(body) if kind is Kind.DATA else []  # all checked before any change
-        if kind in (Kind.ACK, Kind.NACK):
-            _range(body)
+        try:
+            kind, session, seq, body = parse(datagram)
+            parsed = records(body) if kind is Kind.DATA else []  # all checked before any change
+            if kind in (Kind.ACK, Kind.NACK):
+                _range(body)
+        except SyncError:
+            self.stats["malformed"] += 1
+            raise
         actions: list[Action] = []
         if session != self.peer_session:
             # A peer we did not know, or one that restarted: expect its session's start.
@@ -302,6 +323,7 @@ class SyncProtocol:
             self.peer_session = session
             self.expected = session
             self.missing.clear()
+            self.applied.clear()
             self.unacked_received = 0
             self.first_unacked_at = None
             self.bulk_ending = False
@@ -335,8 +357,15 @@ class SyncProtocol:
         for op, key, state in parsed:
             if op is Op.BULK_END:
                 self.bulk_ending = True  # complete once nothing before it is missing
-            else:
-                actions.append(Apply(op, key, state))
+                continue
+            last = self.applied.get(key)
+            if last is not None and not _after(seq, last):
+                self.stats["stale"] += 1
+                continue  # this state is older than the one we have
+            self.applied[key] = seq
+            actions.append(Apply(op, key, state))
+        if len(self.applied) > 2 * self.max_unacked:
+            self._forget_old_sequences(seq)
         if self.expected is not None and not _after((seq + 1) % SEQ_MOD, self.expected):
             self.missing.discard(seq)  # a resend, or a duplicate
         else:
@@ -348,6 +377,12 @@ class SyncProtocol:
         if self.unacked_received >= self.ack_every:
             actions.append(self._ack(now))
         return actions + self._bulk_done()
+
+    def _forget_old_sequences(self, seq: int) -> None:
+        """Bound the per-entry record: states far older than any message still in
+        flight (a window of ``max_gap``) need no protection any more."""
+        horizon = (seq - 4 * self.max_gap) % SEQ_MOD
+        self.applied = {k: s for k, s in self.applied.items() if _after(s, horizon)}
 
     def _sequence_seen(self, following: int, now: float) -> list[Action]:
         """The peer has sent everything before ``following``: NACK what never came."""
@@ -363,13 +398,14 @@ class SyncProtocol:
         if gap > self.max_gap or len(self.missing) + gap > self.max_gap:
             # Too much lost to ask for piece by piece: ask for everything instead.
             self.missing.clear()
-            return [self._control(Kind.RESYNC, 0, now)]
+            return self.request_resync(now)
         self.missing.update(_seq_range(first, last))
         return [self._nack(first, last, now)]
 
     def _bulk_done(self) -> list[Action]:
         if self.bulk_ending and not self.missing:
             self.bulk_ending = False
+            self.resync_at = None
             return [BulkReceived()]
         return []
 
@@ -433,6 +469,8 @@ class SyncProtocol:
             times.append(self.first_unacked_at + self.ack_delay)
         if self.nack_at is not None and self.missing:
             times.append(self.nack_at)
+        if self.resync_at is not None:
+            times.append(self.resync_at)
         return min(times)
 
     def _alive_gap(self) -> float:
@@ -447,6 +485,8 @@ class SyncProtocol:
             base = self.expected or 0
             order = sorted(self.missing, key=lambda s: (s - base) % SEQ_MOD)
             actions.append(self._nack(order[0], order[-1], now))
+        if self.resync_at is not None and now >= self.resync_at:
+            actions += self.request_resync(now)
         if self.started and now >= self.last_sent_at + self._alive_gap():
             actions.append(self._control(Kind.ALIVE, (self.next_seq - 1) % SEQ_MOD, now))
         return actions

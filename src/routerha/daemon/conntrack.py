@@ -151,7 +151,7 @@ class ConntrackSyncService:
         self._timer: asyncio.TimerHandle | None = None
         self._flush_scheduled = False
         self.counters: dict[str, int] = {
-            "events": 0, "overruns": 0, "malformed": 0, "committed": 0, "commit_failed": 0,
+            "events": 0, "overruns": 0, "committed": 0, "commit_failed": 0,
             "commits": 0, "last_commit_seconds": 0,
         }  # fmt: skip
 
@@ -165,7 +165,7 @@ class ConntrackSyncService:
         if self.config.startup_resync:
             self.hold_until = self.loop.time() + STARTUP_HOLD
             self.loop.call_at(self.hold_until, self.on_hold_changed)
-        self._carry_out(self.protocol.start(self.loop.time()))
+        self._carry_out(self.protocol.start(self.loop.time(), resync=self.config.startup_resync))
         log.info("conntrack sync on %s: %d own entries", self.config.interface, len(self.internal))
 
     async def stop(self) -> None:
@@ -253,8 +253,7 @@ class ConntrackSyncService:
                 break
             try:
                 self._carry_out(self.protocol.receive(datagram, self.loop.time()))
-            except SyncError as error:
-                self.counters["malformed"] += 1
+            except SyncError as error:  # counted by the protocol (stats: malformed)
                 log.debug("sync link: dropped: %s", error)
 
     def _carry_out(self, actions: list[Action]) -> None:
@@ -372,6 +371,7 @@ class ConntrackSyncService:
             "bulk_complete": self.bulk_complete,
             "holding": self.holding,
             **self.counters,
+            "malformed": self.protocol.stats["malformed"],
             "protocol": dict(self.protocol.stats),
         }
 
