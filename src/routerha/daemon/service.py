@@ -20,7 +20,7 @@ import logging
 import socket
 import time
 from collections.abc import Awaitable
-from typing import Any
+from typing import Any, Callable
 
 from routerha.ctsync.kernel import ConntrackTable
 from routerha.errors import RouterhaError
@@ -55,7 +55,7 @@ from . import sockets, tracking
 from .announce import Announcer
 from .checks import CheckRunner
 from .conntrack import ConntrackSyncService, SyncLink
-from .netlink import Link, Netlink
+from .netlink import AddressSocket, Link, Netlink
 from .ports import Port
 from .runtime import GroupRuntime
 from .scripts import ScriptQueue
@@ -75,6 +75,7 @@ class Service:
     def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.netlink = Netlink()
+        self.addresses = AddressSocket()
         self.vmacs = VmacManager(self.netlink)
         self.config = Config()
         self.groups: dict[str, GroupRuntime] = {}
@@ -413,14 +414,19 @@ class Service:
             )
         elif isinstance(action, CancelTimer):
             self._cancel(runtime, action.timer)
-        elif isinstance(action, AddAddresses):
+        elif isinstance(action, (AddAddresses, RemoveAddresses)):
+            change = (
+                self.addresses.add if isinstance(action, AddAddresses) else self.addresses.remove
+            )
             for iface in group.address + group.excluded_address:
-                self._in_order(self.netlink.add_address(runtime.tx_link.index, iface))
-        elif isinstance(action, RemoveAddresses):
-            for iface in group.address + group.excluded_address:
-                self._in_order(self.netlink.remove_address(runtime.tx_link.index, iface))
+                self._now_or_in_order(change, runtime.tx_link.index, iface)
         elif isinstance(action, SendGratuitous):
-            self._in_order(self._announce(runtime, action.count))
+            if self.pending or group.garp.interval:
+                self._in_order(self._announce(runtime, action.count))
+            else:
+                announcer = self.announcers[group.interface]
+                for _ in range(action.count):
+                    announcer.announce(runtime.tx_link.mac, [i.ip for i in group.address])
         elif isinstance(action, Transition):
             self._transition(runtime, action)
 
@@ -504,6 +510,14 @@ class Service:
                     return
             announcer.announce(mac, addresses)
 
+    def _now_or_in_order(self, change: Callable[..., None], *args: Any) -> None:
+        """At once, unless earlier jobs (a macvlan coming up, a conntrack commit) are
+        still queued: then behind them."""
+        if self.pending:
+            self._in_order(_as_job(change, *args))
+        else:
+            change(*args)
+
     def _in_order(self, job: Awaitable[None]) -> None:
         self.pending += 1
         self.ordered.put_nowait(job)
@@ -581,12 +595,17 @@ class Service:
         self.ports.clear()
         for announcer in self.announcers.values():
             announcer.close()
+        self.addresses.close()
         self.netlink.close()
 
     # Status -------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
         return {"groups": [runtime.status() for runtime in self.groups.values()]}
+
+
+async def _as_job(change: Callable[..., None], *args: Any) -> None:
+    change(*args)
 
 
 def _sync_name(config: Config, group: str) -> str | None:
