@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint unit demo demo-simulated clean
+.PHONY: setup test lint unit demo demo-simulated bench-failover clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,9 @@ unit: setup
 
 demo: setup
 	$(BIN)/python -m demo.lab_pair
+
+bench-failover: setup
+	$(BIN)/python -m benchmarks.failover.run
 
 demo-simulated: setup
 	$(BIN)/python demo/simulated_pair.py

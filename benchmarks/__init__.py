@@ -1,0 +1,1 @@
+"""Benchmarks of routerha against reference implementations (run as root)."""

@@ -1,0 +1,1 @@
+"""Failover benchmark: routerhad against keepalived in a network-namespace lab."""
