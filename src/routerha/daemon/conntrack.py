@@ -151,7 +151,7 @@ class ConntrackSyncService:
         self._timer: asyncio.TimerHandle | None = None
         self._flush_scheduled = False
         self.counters: dict[str, int] = {
-            "events": 0, "overruns": 0, "committed": 0, "commit_failed": 0,
+            "events": 0, "overruns": 0, "foreign": 0, "committed": 0, "commit_failed": 0,
             "commits": 0, "last_commit_seconds": 0,
         }  # fmt: skip
 
@@ -245,12 +245,16 @@ class ConntrackSyncService:
     def _on_datagram(self) -> None:
         for _ in range(256):
             try:
-                datagram, _source = self.link.sock.recvfrom(65535)
+                datagram, (source, _port) = self.link.sock.recvfrom(65535)
             except BlockingIOError:
                 break
             except OSError as error:
                 log.warning("sync link: %s", error)
                 break
+            if self.config.peer is not None and source != str(self.config.peer):
+                # With a unicast peer configured, nobody else speaks for it.
+                self.counters["foreign"] += 1
+                continue
             try:
                 self._carry_out(self.protocol.receive(datagram, self.loop.time()))
             except SyncError as error:  # counted by the protocol (stats: malformed)
