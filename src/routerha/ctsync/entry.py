@@ -78,6 +78,15 @@ class Tuple:
     def pack(self) -> bytes:
         return self.src.packed + self.dst.packed + _PORTS.pack(self.sport, self.dport)
 
+    @classmethod
+    def unpack(cls, data: bytes, offset: int, size: int, proto: int) -> Tuple:
+        """The tuple ``pack`` wrote at ``offset``; ``size`` is 4 (IPv4) or 16 (IPv6)."""
+        address = ipaddress.IPv4Address if size == 4 else ipaddress.IPv6Address
+        src = address(data[offset : offset + size])
+        dst = address(data[offset + size : offset + 2 * size])
+        sport, dport = _PORTS.unpack_from(data, offset + 2 * size)
+        return cls(src, dst, proto, sport, dport)
+
 
 @dataclass(frozen=True)
 class TcpInfo:
@@ -157,11 +166,11 @@ def decode(key: bytes, state: bytes) -> Entry:
     size = 4 if family == 4 else 16
     if len(key) != _KEY.size + 2 * size + _PORTS.size:
         raise SyncError("entry key length does not match its family")
-    original = _tuple(key, _KEY.size, size, proto)
+    original = Tuple.unpack(key, _KEY.size, size, proto)
     fixed = 2 * size + _PORTS.size + _STATE.size + _TCP.size + 1
     if len(state) < fixed or len(state) != fixed + state[fixed - 1]:
         raise SyncError("entry state length does not match")
-    reply = _tuple(state, 0, size, proto)
+    reply = Tuple.unpack(state, 0, size, proto)
     offset = 2 * size + _PORTS.size
     status, timeout, mark = _STATE.unpack_from(state, offset)
     offset += _STATE.size
@@ -172,11 +181,3 @@ def decode(key: bytes, state: bytes) -> Entry:
     except UnicodeDecodeError:
         raise SyncError("helper name is not ASCII") from None
     return Entry(original, reply, zone, status, timeout, mark, tcp, helper)
-
-
-def _tuple(data: bytes, offset: int, size: int, proto: int) -> Tuple:
-    address = ipaddress.IPv4Address if size == 4 else ipaddress.IPv6Address
-    src = address(data[offset : offset + size])
-    dst = address(data[offset + size : offset + 2 * size])
-    sport, dport = _PORTS.unpack_from(data, offset + 2 * size)
-    return Tuple(src, dst, proto, sport, dport)

@@ -24,7 +24,6 @@ Encoding (network byte order), a key and a state, in the style of ``entry.py``:
 
 from __future__ import annotations
 
-import ipaddress
 import struct
 from dataclasses import dataclass
 
@@ -118,17 +117,17 @@ def decode(key: bytes, state: bytes) -> Expectation:
     tuple_size = 2 * size + _PORTS.size
     if len(key) != _KEY.size + tuple_size:
         raise SyncError("expectation key length does not match its family")
-    expected = _tuple(key, _KEY.size, size, proto)
+    expected = Tuple.unpack(key, _KEY.size, size, proto)
     fixed = 1 + 3 * tuple_size + _FIXED.size
     if len(state) < fixed + 2:
         raise SyncError("expectation state too short")
     master_proto = state[0]
-    master = _tuple(state, 1, size, master_proto)
-    mask = _tuple(state, 1 + tuple_size, size, proto)
+    master = Tuple.unpack(state, 1, size, master_proto)
+    mask = Tuple.unpack(state, 1 + tuple_size, size, proto)
     offset = 1 + 2 * tuple_size
     timeout, flags, expect_class, has_nat, nat_dir = _FIXED.unpack_from(state, offset)
     offset += _FIXED.size
-    nat_tuple = _tuple(state, offset, size, master_proto)
+    nat_tuple = Tuple.unpack(state, offset, size, master_proto)
     if has_nat not in (0, 1):
         raise SyncError("expectation NAT flag is not 0 or 1")
     nat = ExpectationNat(nat_dir, nat_tuple) if has_nat else None
@@ -158,11 +157,3 @@ def _read_name(data: bytes, offset: int) -> tuple[str | None, int]:
         return data[offset + 1 : end].decode("ascii") or None, end
     except UnicodeDecodeError:
         raise SyncError("name is not ASCII") from None
-
-
-def _tuple(data: bytes, offset: int, size: int, proto: int) -> Tuple:
-    address = ipaddress.IPv4Address if size == 4 else ipaddress.IPv6Address
-    src = address(data[offset : offset + size])
-    dst = address(data[offset + size : offset + 2 * size])
-    sport, dport = _PORTS.unpack_from(data, offset + 2 * size)
-    return Tuple(src, dst, proto, sport, dport)
