@@ -44,6 +44,7 @@ from routerha.ctsync.protocol import (
     SyncError,
     SyncProtocol,
 )
+from routerha.errors import RouterhaError
 from routerha.ip import IPAddress
 from routerha.model.conntrack_sync import ConntrackSync
 
@@ -61,14 +62,13 @@ NEVER_SYNCED = frozenset({112, 2, 51, 50})
 
 class SyncFilter:
     """Which connections are synced: ``accept_protocol`` and ``ignore_address``; and
-    never the routers' own control traffic (VRRP, IGMP, the sync link itself),
+    never the routers' own control traffic (VRRP, IGMP, to or from the sync link),
     multicast or broadcast, or loopback."""
 
     def __init__(self, config: ConntrackSync, own: Iterable[IPAddress] = ()) -> None:
         self.protocols = {PROTOCOL_NAMES[p] for p in config.accept_protocol} or None
         self.ignore = list(config.ignore_address)
         self.own = set(own)
-        self.sync_port = config.port
 
     def accepts(self, entry: ct.Entry | cx.Expectation) -> bool:
         # An expectation is synced when the connection that announced it is.
@@ -76,8 +76,6 @@ class SyncFilter:
         if original.proto in NEVER_SYNCED or original.dst.is_multicast:
             return False
         if original.dst.version == 4 and original.dst == ipaddress.IPv4Address("255.255.255.255"):
-            return False
-        if original.proto == ct.IPPROTO_UDP and self.sync_port in (original.sport, original.dport):
             return False
         if self.protocols is not None and original.proto not in self.protocols:
             return False
@@ -140,7 +138,8 @@ class ConntrackSyncService:
         self.link = link
         self.loop = asyncio.get_running_loop()
         self.protocol = SyncProtocol(payload_size=1400)
-        self.filter = SyncFilter(config, own=(link.local,))
+        # The sync link's own traffic: to or from its address (multicast is never synced).
+        self.filter = SyncFilter(config, own=(link.local, *((config.peer,) if config.peer else ())))
         self.internal: dict[bytes, bytes] = {}
         self.external: dict[bytes, bytes] = {}
         self.on_hold_changed = on_hold_changed
@@ -201,10 +200,15 @@ class ConntrackSyncService:
                     self.counters["events"] += 1
                     self._local(event.kind, event.entry)
             except Overrun:
-                # Events were lost: the table is the truth. Reconcile with a fresh dump.
+                # Events were lost: the table is the truth. Reconcile with a fresh dump
+                # (100,000 entries take pyroute2 about 25 s to read).
                 self.counters["overruns"] += 1
                 log.warning("conntrack events overran the socket buffer: resynchronising")
-                self._reconcile(await self._dump())
+                try:
+                    self._reconcile(await self._dump())
+                except (OSError, RouterhaError) as error:
+                    log.error("conntrack resync failed, retrying in 1 s: %s", error)
+                    await asyncio.sleep(1.0)
 
     def _local(self, kind: str, entry: ct.Entry | cx.Expectation) -> None:
         if not self.filter.accepts(entry):
