@@ -74,6 +74,9 @@ MASTER_PRIORITY, BACKUP_PRIORITY = 200, 100
 #: Targets from the issue.
 TOLERANCE = 0.20
 RSS_LIMIT_MB = 40.0
+#: The probe's resolution: one echo request every 1 ms. Medians closer than this
+#: are a tie, not a win or a loss.
+RESOLUTION = 0.001
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -172,6 +175,10 @@ class Pair:
     def alive(self) -> bool:
         raise NotImplementedError
 
+    def log_tail(self, host: str, lines: int = 40) -> list[str]:
+        """The end of ``host``'s daemon log (kept in the results when something went wrong)."""
+        raise NotImplementedError
+
     def describe(self) -> str:
         return self.lab.describe(40)
 
@@ -258,6 +265,9 @@ class RouterhadPair(Pair):
     def alive(self) -> bool:
         return all(p.alive() for p in self.processes.values())
 
+    def log_tail(self, host: str, lines: int = 40) -> list[str]:
+        return self.processes[host].log().splitlines()[-lines:]
+
     def status(self, host: str) -> list[dict[str, Any]] | None:
         """``routerhactl status --json`` (the same request on the control socket)."""
         from routerha.daemon.control import request  # noqa: PLC0415 - the venv's routerha
@@ -325,6 +335,9 @@ class KeepalivedPair(Pair):
     def alive(self) -> bool:
         return all(d.process is not None and d.process.alive() for d in self.daemons.values())
 
+    def log_tail(self, host: str, lines: int = 40) -> list[str]:
+        return self.daemons[host].log().splitlines()[-lines:]
+
     def states(self, host: str) -> dict[int, str | None]:
         daemon = self.daemons[host]
         return {v: daemon.state(f"VI_{v}") for v in self.vrids}
@@ -357,6 +370,13 @@ def cpu_ticks(pid: int) -> int:
     text = Path(f"/proc/{pid}/stat").read_text()
     fields = text[text.rindex(")") + 2 :].split()
     return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+
+
+def major_faults(pid: int) -> int:
+    """Page faults of ``pid`` that had to read from disk (a real-time process stalls
+    on them like any other: code pages evicted from the page cache come back so)."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return int(text[text.rindex(")") + 2 :].split()[9])  # field 12 of proc(5)
 
 
 def proc_status(pid: int) -> dict[str, float]:
@@ -392,11 +412,16 @@ def sched_of(pid: int) -> str:
     return f"{name} {priority}" if priority else name
 
 
-def system_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of the whole machine from /proc/stat."""
+def system_ticks() -> tuple[int, int, int]:
+    """(busy, total, steal) jiffies of the whole machine from /proc/stat.
+
+    Steal is time the hypervisor ran something else while this machine wanted to
+    run: on a virtual machine every process stalls then, real-time or not.
+    """
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
+    steal = values[7] if len(values) > 7 else 0
+    return sum(values) - idle - steal, sum(values), steal
 
 
 class SystemLoad:
@@ -408,11 +433,12 @@ class SystemLoad:
         self.loadavg = Path("/proc/loadavg").read_text().split()[0]
 
     def done(self) -> dict[str, Any]:
-        busy, total = system_ticks()
+        busy, total, steal = system_ticks()
         d_busy, d_total = busy - self.start[0], total - self.start[1]
         cores = os.cpu_count() or 1
         return {
             "busy_cores": round(cores * d_busy / d_total, 2) if d_total else None,
+            "steal_seconds": round((steal - self.start[2]) / CLK_TCK, 2),
             "loadavg_1min_at_start": float(self.loadavg),
         }
 
@@ -762,13 +788,14 @@ def advert_gaps(
     data: dict[str, Any], source: str, vrids: list[int], interval: float
 ) -> dict[str, Any]:
     """Per VRID, the gaps between consecutive adverts of ``source`` (kernel time)."""
-    gaps: list[float] = []
+    timed: list[tuple[float, float, int]] = []
     for vrid in vrids:
         times = [a[1] or a[0] for a in data["vrrp"] if a[2] == source and a[3] == vrid and a[4]]
-        gaps += [b - a for a, b in zip(times, times[1:])]
-    if not gaps:
+        timed += [(b - a, a, vrid) for a, b in zip(times, times[1:])]
+    if not timed:
         return {}
-    gaps.sort()
+    worst = sorted(timed, reverse=True)[:5]
+    gaps = sorted(g for g, _, _ in timed)
     master_down = 3 * interval + (256 - BACKUP_PRIORITY) * interval / 256
     return {
         "count": len(gaps),
@@ -779,6 +806,8 @@ def advert_gaps(
         "max": gaps[-1],
         "over_2x_interval": sum(1 for g in gaps if g > 2 * interval),
         "over_master_down": sum(1 for g in gaps if g > master_down),
+        #: The five largest: (gap, monotonic time it began, VRID).
+        "worst": [[g, t, v] for g, t, v in worst],
     }
 
 
@@ -820,16 +849,27 @@ def run_soak(lab: Lab, impl: type[Pair], seconds: float, hog_cpus: list[int]) ->
         start = time.monotonic()
         samples = []
         not_elected = 0
+        faults0 = {h: major_faults(p) for h, p in pids.items()}
+        faults_before = dict(faults0)
         while time.monotonic() - start < seconds:
+            window = SystemLoad()
             time.sleep(min(5.0, max(0.0, seconds - (time.monotonic() - start))))
             if not pair.alive():
                 raise AssertionError(f"{pair.name} exited during the soak\n{pair.describe()}")
             now = {h: pair.transitions(h) - base[h] for h in pair.hosts}
             elected = pair.elected()
             not_elected += not elected
+            faults = {h: major_faults(p) for h, p in pids.items()}
             samples.append(
-                {"t": round(time.monotonic() - start, 1), "transitions": now, "elected": elected}
+                {
+                    "t": round(time.monotonic() - start, 1),
+                    "transitions": now,
+                    "elected": elected,
+                    "major_faults": {h: faults[h] - faults_before[h] for h in pids},
+                    **window.done(),
+                }
             )
+            faults_before = faults
         elapsed = time.monotonic() - start
         system = load.done()
         stop_hogs(hogs)
@@ -843,15 +883,19 @@ def run_soak(lab: Lab, impl: type[Pair], seconds: float, hog_cpus: list[int]) ->
             "hog_cpus": hog_cpus,
             "transitions_after_election": delta,
             "samples_not_elected": not_elected,
-            "samples": len(samples),
+            "samples": samples,
             "cpu_percent": {
                 h: 100 * (ticks1[h] - ticks0[h]) / CLK_TCK / elapsed for h in pair.hosts
             },
             "sched": {h: sched_of(p) for h, p in pids.items()},
+            "major_faults": {h: major_faults(p) - faults0[h] for h, p in pids.items()},
             "advert_gaps": advert_gaps(data, R1_IP, pair.vrids, setting.interval),
             "adverts_from_backup": sum(1 for a in data["vrrp"] if a[2] == R2_IP and a[4] > 0),
             "system": system,
         }
+        result["started_at"] = start
+        if any(delta.values()):
+            result["logs"] = {h: pair.log_tail(h) for h in pair.hosts}
         log(
             f"soak {pair.name}: transitions {delta}, largest advert gap "
             f"{result['advert_gaps'].get('max', 0) * 1000:.1f} ms"
@@ -932,9 +976,18 @@ def yes(flag: bool) -> str:
     return "yes" if flag else "**no**"
 
 
-def judge(results: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
+def compare(routerhad: float, keepalived: float) -> str:
+    """routerhad's median against keepalived's, at the probe's resolution."""
+    if routerhad <= keepalived:
+        return "yes"
+    if routerhad - keepalived < RESOLUTION:
+        return "tie (< 1 ms apart)"
+    return "**no**"
+
+
+def judge(results: dict[str, Any]) -> list[tuple[str, bool | str | None, str]]:
     """(target, met, numbers) for each target of the issue."""
-    targets: list[tuple[str, bool | None, str]] = []
+    targets: list[tuple[str, bool | str | None, str]] = []
     for entry in results.get("failover", []):
         rh = entry["summary"]["routerhad"]["outage"]
         ka = entry["summary"]["keepalived"]["outage"]
@@ -944,7 +997,7 @@ def judge(results: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
             targets.append(
                 (
                     f"{entry['label']}: routerhad's outage at or below keepalived's (medians)",
-                    rh["median"] <= ka["median"],
+                    compare(rh["median"], ka["median"]),
                     f"{ms(rh['median'])} ms vs {ms(ka['median'])} ms; from the last advert "
                     f"{ms(rh_adv)} ms vs {ms(ka_adv)} ms",
                 )
@@ -1023,7 +1076,8 @@ def render(results: dict[str, Any]) -> str:
         lines += render_soak(results["soak"])
     lines += ["## Targets", "", "| target | met | numbers |", "|---|---|---|"]
     for target, met, numbers in judge(results):
-        lines.append(f"| {target} | {'-' if met is None else yes(met)} | {numbers} |")
+        shown = met if isinstance(met, str) else "-" if met is None else yes(met)
+        lines.append(f"| {target} | {shown} | {numbers} |")
     lines += [
         "",
         "How busy the machine was besides the benchmark (busy cores from /proc/stat, per "
@@ -1055,7 +1109,7 @@ def render_failover(failover: list[dict[str, Any]]) -> list[str]:
         rh = entry["summary"]["routerhad"]["outage"]
         ka = entry["summary"]["keepalived"]["outage"]
         ratio = f"{rh['median'] / ka['median']:.2f}" if rh and ka else "-"
-        le = yes(rh["median"] <= ka["median"]) if rh and ka else "-"
+        le = compare(rh["median"], ka["median"]) if rh and ka else "-"
         within = (
             f"{yes(abs(rh['median'] / entry['formula'] - 1) <= TOLERANCE)} "
             f"({rh['median'] / entry['formula']:.2f} x)"
@@ -1152,15 +1206,15 @@ def render_soak(soak: dict[str, Any]) -> list[str]:
         "",
         "| implementation | seconds | hog on CPU | transitions r1, r2 | master CPU % "
         "| advert gap median ms | p99.9 ms | max ms | gaps > 2 x interval "
-        "| gaps > Master_Down_Interval | scheduling |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| gaps > Master_Down_Interval | scheduling | machine busy cores / steal s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in IMPLEMENTATIONS:
         s = soak.get(name)
         if not s:
             continue
         if "skipped" in s:
-            lines.append(f"| {name} | skipped: {s['skipped']} | | | | | | | | | |")
+            lines.append(f"| {name} | skipped: {s['skipped']} | | | | | | | | | | |")
             continue
         t = s["transitions_after_election"]
         g = s["advert_gaps"]
@@ -1168,7 +1222,8 @@ def render_soak(soak: dict[str, Any]) -> list[str]:
             f"| {name} | {s['seconds']:.0f} | {','.join(map(str, s['hog_cpus']))} "
             f"| {t['r1']}, {t['r2']} | {s['cpu_percent']['r1']:.2f} | {ms(g.get('p50'), 2)} "
             f"| {ms(g.get('p999'))} | {ms(g.get('max'))} | {g.get('over_2x_interval', '-')} "
-            f"| {g.get('over_master_down', '-')} | {s['sched']['r1']} |"
+            f"| {g.get('over_master_down', '-')} | {s['sched']['r1']} "
+            f"| {s['system']['busy_cores']} / {s['system'].get('steal_seconds', '-')} |"
         )
     lines.append("")
     return lines
@@ -1194,6 +1249,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="soak keepalived as well (default: yes, no with --quick)",
     )
     parser.add_argument(
+        "--routerhad-soak",
+        choices=["yes", "no"],
+        default="yes",
+        help="soak routerhad (default: yes)",
+    )
+    parser.add_argument(
         "--hog-cpus",
         help="CPUs to keep busy during the soak, comma-separated (default: the last one)",
     )
@@ -1207,7 +1268,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=",".join(s.key for s in SETTINGS),
         help="failover settings: " + ", ".join(s.key for s in SETTINGS),
     )
-    parser.add_argument("--out", default=str(DEFAULT_OUT), help="Markdown report")
+    parser.add_argument(
+        "--out", help=f"Markdown report; results.json goes next to it (default {DEFAULT_OUT})"
+    )
+    parser.add_argument(
+        "--render",
+        metavar="JSON",
+        help="measure nothing: print the report of an earlier results.json (and write --out)",
+    )
     args = parser.parse_args(argv)
     args.reps = args.reps or (2 if args.quick else 5)
     args.cpu_seconds = args.cpu_seconds or (20.0 if args.quick else 60.0)
@@ -1221,13 +1289,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render:
+        report = render(json.loads(Path(args.render).read_text()))
+        if args.out:
+            Path(args.out).write_text(report)
+        print(report)
+        return 0
     usable, why = netns_available()
     if not usable:
         print(f"benchmark: {why}", file=sys.stderr)
         return 2
     parts = set(args.only.split(","))
     settings = [s for s in SETTINGS if s.key in args.settings.split(",")]
-    out = Path(args.out)
+    out = Path(args.out or DEFAULT_OUT)
     results: dict[str, Any] = {
         "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": " ".join(
@@ -1255,9 +1329,11 @@ def main(argv: list[str] | None = None) -> int:
             if "resources" in parts:
                 results["resources"] = run_resources(lab, args.cpu_seconds)
             if "soak" in parts:
-                results["soak"] = {
-                    "routerhad": run_soak(lab, RouterhadPair, args.soak_seconds, args.hog_cpus)
-                }
+                results["soak"] = {}
+                if args.routerhad_soak == "yes":
+                    results["soak"]["routerhad"] = run_soak(
+                        lab, RouterhadPair, args.soak_seconds, args.hog_cpus
+                    )
                 if args.keepalived_soak == "yes":
                     results["soak"]["keepalived"] = run_soak(
                         lab, KeepalivedPair, args.soak_seconds, args.hog_cpus
