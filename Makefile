@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint unit demo demo-simulated bench-failover clean
+.PHONY: setup test lint sanity unit demo demo-simulated bench-failover clean
 
 setup: $(STAMP)
 
@@ -22,7 +22,11 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+# ansible-test sanity on the built collection (modules, module_utils, plugins, docs).
+sanity: setup
+	scripts/collection-sanity
+
+test: lint sanity
 	$(BIN)/python -m pytest
 
 unit: setup

@@ -1,9 +1,5 @@
-"""Address types shared by the model and the protocol cores."""
+"""Address types shared by the model and the protocol cores (defined with the model)."""
 
-from __future__ import annotations
+from routerha.model.ip import IPAddress, IPInterface
 
-import ipaddress
-from typing import Union
-
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
-IPInterface = Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
+__all__ = ["IPAddress", "IPInterface"]

@@ -441,14 +441,14 @@ def expectation_from_msg(msg: Any) -> Expectation | None:
     attrs = _values(msg, _EXP_ATTRS)
     if not {"CTA_EXPECT_MASTER", "CTA_EXPECT_TUPLE", "CTA_EXPECT_MASK"} <= attrs.keys():
         return None
-    master, _ = tuple_from_nla(attrs["CTA_EXPECT_MASTER"])
-    expected, _ = tuple_from_nla(attrs["CTA_EXPECT_TUPLE"])
-    mask, _ = tuple_from_nla(attrs["CTA_EXPECT_MASK"])
+    master, _zone = tuple_from_nla(attrs["CTA_EXPECT_MASTER"])
+    expected, _zone = tuple_from_nla(attrs["CTA_EXPECT_TUPLE"])
+    mask, _zone = tuple_from_nla(attrs["CTA_EXPECT_MASK"])
     nat = None
     if "CTA_EXPECT_NAT" in attrs:
         values = _values(attrs["CTA_EXPECT_NAT"])
         if "CTA_EXPECT_NAT_TUPLE" in values:
-            nat_tuple, _ = tuple_from_nla(values["CTA_EXPECT_NAT_TUPLE"])
+            nat_tuple, _zone = tuple_from_nla(values["CTA_EXPECT_NAT_TUPLE"])
             nat = ExpectationNat(values.get("CTA_EXPECT_NAT_DIR", 0), nat_tuple)
     return Expectation(
         master=master,
@@ -654,7 +654,7 @@ class _EventSocket(CtSocket):
         self.wakeup.set()
 
     def _unwanted(self, data: bytes) -> bool:
-        _, mtype, _, _, portid = _HEADER.unpack_from(data)
+        _length, mtype, _flags, _seq, portid = _HEADER.unpack_from(data)
         return portid in self.own or (mtype >> 8 == _SUBSYS_EXP and not self.expectations)
 
     def shutdown(self) -> None:
@@ -672,7 +672,7 @@ class _EventSocket(CtSocket):
             await self.wakeup.wait()
         if self.failure is not None:
             raise _SocketFailed(self.failure)
-        out = [self.backlog.popleft() for _ in range(min(most, len(self.backlog)))]
+        out = [self.backlog.popleft() for _count in range(min(most, len(self.backlog)))]
         self.queued -= sum(map(len, out))
         return out
 

@@ -247,7 +247,7 @@ class ConntrackSyncService:
         self._carry_out(self.protocol.flush(self.loop.time()))
 
     def _on_datagram(self) -> None:
-        for _ in range(256):
+        for _attempt in range(256):
             try:
                 datagram, (source, _port) = self.link.sock.recvfrom(65535)
             except BlockingIOError:

@@ -125,7 +125,7 @@ async def run(config: Config, config_path: str, control_path: str, realtime: boo
         if what == "stats":
             return {"stats": service.ctsync.stats()}
         if what in ("internal-cache", "external-cache"):
-            return {"entries": service.ctsync.cache(str(what).split("-")[0])}
+            return {"entries": service.ctsync.cache(str(what).split("-", maxsplit=1)[0])}
         return {"error": f"unknown conntrack view {what!r}"}
 
     async def handle(request: dict[str, Any]) -> dict[str, Any]:

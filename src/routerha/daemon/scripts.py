@@ -52,7 +52,7 @@ async def run_script(argv: tuple[str, ...], timeout: float, quiet: bool = False)
         log.error("script %s: %s", argv[0], error)
         return None
     try:
-        output, _ = await asyncio.wait_for(proc.communicate(), timeout)
+        output, _stderr = await asyncio.wait_for(proc.communicate(), timeout)
     except asyncio.TimeoutError:
         proc.kill()
         await proc.wait()

@@ -289,7 +289,7 @@ class Service:
     def _on_readable(self, sock: socket.socket, port: Port) -> None:
         # Drain what is queued: under load one wake-up serves many packets.
         receiver = port.receiver
-        for _ in range(64):
+        for _attempt in range(64):
             try:
                 if port.family == 4:
                     data, stamp = sockets.recv_ipv4(sock)
@@ -425,7 +425,7 @@ class Service:
                 self._in_order(self._announce(runtime, action.count))
             else:
                 announcer = self.announcers[group.interface]
-                for _ in range(action.count):
+                for _repeat in range(action.count):
                     announcer.announce(runtime.tx_link.mac, [i.ip for i in group.address])
         elif isinstance(action, Transition):
             self._transition(runtime, action)

@@ -6,8 +6,8 @@ role variables and the native configurations parsed by the checks all load into
 these classes; nothing else describes a VRRP group.
 """
 
-from routerha.model.load import load_config
-from routerha.model.vrrp import (
+from .load import load_config
+from .vrrp import (
     Authentication,
     AuthType,
     Config,

@@ -6,7 +6,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Union
 
-from routerha.ip import IPAddress
+from .ip import IPAddress
 
 IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 

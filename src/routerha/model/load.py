@@ -3,6 +3,15 @@
 Every problem is collected with the key path it concerns (``vrrp.groups.LAN.vrid``)
 and raised together as one ConfigError, so an operator fixes a file in one pass.
 Unknown keys are errors: a misspelt ``preempt_dealy`` must not silently do nothing.
+
+Problems are of two kinds. *Structural* ones (a wrong type, an unknown or missing
+key, a number out of range) leave no value to build a group from. *Semantic* ones
+(a password over 8 octets, authentication with VRRPv3, IPv4 and IPv6 mixed in one
+group, a VRID used twice on one link and family) describe a configuration that can
+be built as written but must not run. The daemon refuses both (``load_config``);
+the consistency checks of several routers (``load_config_lenient``) build the model
+anyway, with the offending values kept in it, and report the semantic problems as
+findings next to the differences between the routers.
 """
 
 from __future__ import annotations
@@ -11,15 +20,15 @@ import ipaddress
 import math
 from typing import Any, Callable, TypeVar
 
-from routerha.errors import ConfigError
-from routerha.model.conntrack_sync import (
+from .conntrack_sync import (
     DEFAULT_MCAST_GROUP,
     DEFAULT_PORT,
     EXPECT_HELPERS,
     PROTOCOLS,
     ConntrackSync,
 )
-from routerha.model.vrrp import (
+from .errors import ConfigError
+from .vrrp import (
     OWNER_PRIORITY,
     PASSWORD_OCTETS,
     Authentication,
@@ -43,13 +52,28 @@ MAX_CHECK_INTERVAL = 86400
 
 
 class _Problems:
-    """Collects (path, reason) pairs while a tree is read."""
+    """Collects (path, reason) pairs while a tree is read.
+
+    ``semantic`` marks a problem whose value is still put into the model as written
+    (see the module docstring), so that a lenient load can build the Config anyway.
+    """
 
     def __init__(self) -> None:
         self.items: list[tuple[str, str]] = []
+        self.kinds: list[bool] = []  # semantic or not, one per item
 
-    def add(self, path: str, why: str) -> None:
+    def add(self, path: str, why: str, *, semantic: bool = False) -> None:
         self.items.append((path, why))
+        self.kinds.append(semantic)
+
+    @property
+    def semantic(self) -> list[tuple[str, str]]:
+        return [item for item, semantic in zip(self.items, self.kinds) if semantic]
+
+    @property
+    def structural(self) -> list[tuple[str, str]]:
+        """The problems that leave the model without a value to build from."""
+        return [item for item, semantic in zip(self.items, self.kinds) if not semantic]
 
 
 class _Node:
@@ -168,10 +192,12 @@ def _ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
 def _password(node: _Node, name: str) -> str | None:
     value = node.string(name)
     if value is not None and len(value.encode()) > PASSWORD_OCTETS:
+        # Semantic: the long password stays in the model, for pair checks to compare.
         node.problems.add(
             node.key(name),
             f"is {len(value.encode())} octets; VRRPv2 carries at most {PASSWORD_OCTETS} "
             "(it would be truncated, and routers that truncate differently would flap)",
+            semantic=True,
         )
     return value
 
@@ -186,9 +212,15 @@ def _authentication(node: _Node) -> Authentication | None:
     for i, item in enumerate(node.listing("accept")):
         if not isinstance(item, str) or not item:
             node.problems.add(f"{node.key('accept')}[{i}]", "must be a non-empty string")
-        elif len(item.encode()) > PASSWORD_OCTETS:
-            node.problems.add(f"{node.key('accept')}[{i}]", f"is over {PASSWORD_OCTETS} octets")
         else:
+            if len(item.encode()) > PASSWORD_OCTETS:
+                # Semantic: kept, so that a rollover check still sees the password.
+                node.problems.add(
+                    f"{node.key('accept')}[{i}]",
+                    f"is {len(item.encode())} octets; VRRPv2 carries at most "
+                    f"{PASSWORD_OCTETS} (it would be truncated)",
+                    semantic=True,
+                )
             accept.append(item)
     node.finish()
     try:
@@ -293,9 +325,11 @@ def _group(name: str, node: _Node) -> VrrpGroup | None:
         node.problems.add(node.key("address"), "is required: at least one virtual address")
     families = {a.version for a in addresses}
     if len(families) > 1:
+        # Semantic: the addresses are kept as written (the first one's family counts).
         node.problems.add(
             node.key("address"),
             "mixes IPv4 and IPv6; use one group per family (or excluded_address)",
+            semantic=True,
         )
     ipv6 = families == {6}
     version = node.integer("version", 3 if ipv6 else 2, 2, 3)
@@ -303,8 +337,11 @@ def _group(name: str, node: _Node) -> VrrpGroup | None:
         node.problems.add(node.key("version"), "VRRPv2 is IPv4 only; IPv6 needs version 3")
     auth = _authentication(node.child("authentication"))
     if auth is not None and version == 3:
+        # Semantic: the authentication stays in the model, for pair checks to compare.
         node.problems.add(
-            node.key("authentication"), "VRRPv3 has no authentication (RFC 5798 section 9)"
+            node.key("authentication"),
+            "VRRPv3 has no authentication (RFC 5798 section 9)",
+            semantic=True,
         )
     peers = node.parsed_list("peer_address", _ip, "an IP address")
     hello = node.address("hello_source_address")
@@ -348,10 +385,12 @@ def _check_vrid_reuse(groups: dict[str, VrrpGroup], problems: _Problems) -> None
             continue
         slot = (group.interface, group.address[0].version, group.vrid)
         if slot in owners:
+            # Semantic: both groups are kept; each is a valid group on its own.
             problems.add(
                 f"vrrp.groups.{name}.vrid",
                 f"VRID {group.vrid} is already used by group {owners[slot]!r} on "
                 f"{group.interface} (IPv{slot[1]})",
+                semantic=True,
             )
         else:
             owners[slot] = name
@@ -466,6 +505,28 @@ def load_config(data: Any) -> Config:
 
     Raises ConfigError naming every offending key; returns a Config otherwise.
     """
+    config, problems = _load(data)
+    if problems.items:
+        raise ConfigError(problems.items)
+    return config
+
+
+def load_config_lenient(data: Any) -> tuple[Config, list[tuple[str, str]]]:
+    """Like load_config, but a configuration with only semantic problems is built.
+
+    Returns the Config, offending values included, and its semantic problems as
+    (key path, why) pairs. Raises ConfigError, naming every problem (the semantic
+    ones too, so that one pass fixes the file), when any problem is structural.
+    Not for running a router: for checks that report what is wrong with one.
+    """
+    config, problems = _load(data)
+    if problems.structural:
+        raise ConfigError(problems.items)
+    return config, list(problems.semantic)
+
+
+def _load(data: Any) -> tuple[Config, _Problems]:
+    """Read ``data`` into a Config, collecting every problem instead of raising."""
     problems = _Problems()
     root = _Node(data, "", problems)
     vrrp = root.child("vrrp")
@@ -481,6 +542,5 @@ def load_config(data: Any) -> Config:
     vrrp.finish()
     conntrack_sync = _conntrack_sync(root.child("conntrack_sync"), sync_groups)
     root.finish()
-    if problems.items:
-        raise ConfigError(problems.items)
-    return Config(groups=groups, sync_groups=sync_groups, conntrack_sync=conntrack_sync)
+    config = Config(groups=groups, sync_groups=sync_groups, conntrack_sync=conntrack_sync)
+    return config, problems

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigError
+from .errors import ConfigError
 from .vrrp import OWNER_PRIORITY
 
 STRATEGIES = ("symmetric", "load_share")
@@ -96,7 +96,10 @@ def plan(
     ``preference``: hosts in order of preference (default: sorted names).
     Raises ConfigError naming what cannot be planned.
     """
-    problems: list[tuple[str, str]] = []
+    problems = _shape_problems(members, groups)
+    if problems:
+        # The planning below trusts the shape; what is malformed is named first.
+        raise ConfigError(problems)
     if strategy not in STRATEGIES:
         problems.append(("strategy", f"{strategy!r} is not one of {', '.join(STRATEGIES)}"))
     hosts = list(preference) or sorted(members)
@@ -112,6 +115,8 @@ def plan(
                 f"base {base} and step {step} for {len(hosts)} members leave 1..254 (lowest {lowest})",
             )
         )
+    if not 0 <= preempt_delay <= 1000:
+        problems.append(("preempt_delay", f"{preempt_delay} is outside 0..1000 seconds"))
     vrids = _vrids(groups, problems)
     if problems:
         raise ConfigError(problems)
@@ -145,6 +150,65 @@ def plan(
             owner=owner,
         )
     return Plan(planned, preempt, preempt_delay, tuple(notes))
+
+
+def _shape_problems(members: Any, groups: Any) -> list[tuple[str, str]]:
+    """Every way the input is not what plan() reads, each with its key path."""
+    problems: list[tuple[str, str]] = []
+    if not isinstance(members, Mapping) or not members:
+        return [("members", "must be a non-empty mapping of host to segment addresses")]
+    if not isinstance(groups, Mapping) or not groups:
+        return [("groups", "must be a non-empty mapping of group name to its settings")]
+    for host, segments in members.items():
+        if not isinstance(segments, Mapping):
+            problems.append((f"members.{host}", "must map each segment to a list of addresses"))
+            continue
+        for segment, addresses in segments.items():
+            problems += _address_problems(f"members.{host}.{segment}", addresses, allow_empty=True)
+    for name, spec in groups.items():
+        where = f"groups.{name}"
+        if not isinstance(spec, Mapping):
+            problems.append((where, "must be a mapping with segment and address"))
+            continue
+        unknown = sorted(set(spec) - {"segment", "address", "vrid", "sync_group"})
+        if unknown:
+            problems.append((where, f"unknown key(s): {', '.join(map(str, unknown))}"))
+        if not isinstance(spec.get("segment"), str) or not spec.get("segment"):
+            problems.append((f"{where}.segment", "is required: the segment (link) of the group"))
+        address_problems = _address_problems(f"{where}.address", spec.get("address"))
+        problems += address_problems
+        families = (
+            set()
+            if address_problems
+            else {ipaddress.ip_interface(a).version for a in spec["address"]}
+        )
+        if len(families) > 1:
+            problems.append((f"{where}.address", "mixes IPv4 and IPv6; use one group per family"))
+        vrid = spec.get("vrid")
+        if vrid is not None and (
+            isinstance(vrid, bool) or not isinstance(vrid, int) or not 1 <= vrid <= 255
+        ):
+            problems.append((f"{where}.vrid", f"must be a whole number 1..255, not {vrid!r}"))
+        sync_group = spec.get("sync_group")
+        if sync_group is not None and not isinstance(sync_group, str):
+            problems.append((f"{where}.sync_group", "must be a sync group name"))
+    return problems
+
+
+def _address_problems(
+    where: str, addresses: Any, allow_empty: bool = False
+) -> list[tuple[str, str]]:
+    if not isinstance(addresses, (list, tuple)) or (not addresses and not allow_empty):
+        return [(where, "must be a list of addresses (10.1.1.5/24 or 2001:db8::1/64)")]
+    problems = []
+    for i, address in enumerate(addresses):
+        try:
+            if not isinstance(address, str):
+                raise ValueError(address)
+            ipaddress.ip_interface(address)
+        except ValueError:
+            problems.append((f"{where}[{i}]", f"{address!r} is not an IP address"))
+    return problems
 
 
 def _family(spec: Mapping[str, Any]) -> int:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from routerha.ip import IPAddress, IPInterface
-from routerha.model.conntrack_sync import ConntrackSync
+from .conntrack_sync import ConntrackSync
+from .ip import IPAddress, IPInterface
 
 #: The address owner's priority (RFC 5798 section 5.2.4).
 OWNER_PRIORITY = 255

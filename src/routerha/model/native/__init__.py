@@ -21,7 +21,7 @@ import re
 
 from ..vrrp import Config
 from . import config_boot, keepalived, vyos_set
-from .common import NativeParseError
+from .common import NativeParseError, SemanticProblem
 from .config_boot import parse_config_boot
 from .keepalived import parse_keepalived
 from .vyos_set import parse_set_lines
@@ -95,20 +95,23 @@ def parse_native(
     kind: str | None = None,
     source: str = "<string>",
     warnings: list[str] | None = None,
+    semantic: list[SemanticProblem] | None = None,
 ) -> Config:
     """Parse a native configuration of ``kind`` (one of KINDS; None: detect it).
 
     keepalived's warnings (keywords the model has no place for) are appended to
-    ``warnings`` when a list is given. Raises NativeParseError.
+    ``warnings`` when a list is given. With a ``semantic`` list, the model is built
+    despite semantic problems, which are appended to it (see
+    ``vyos_set.parse_set_lines``). Raises NativeParseError.
     """
     if kind is None:
         kind = _detect(text, source)
     if kind == "vyos-set":
-        return parse_set_lines(text, source)
+        return parse_set_lines(text, source, semantic)
     if kind == "config-boot":
-        return parse_config_boot(text, source)
+        return parse_config_boot(text, source, semantic)
     if kind == "keepalived":
-        config, found = parse_keepalived(text, source)
+        config, found = parse_keepalived(text, source, semantic)
         if warnings is not None:
             warnings.extend(found)
         return config
@@ -137,6 +140,7 @@ def interface_addresses(
 __all__ = [
     "KINDS",
     "NativeParseError",
+    "SemanticProblem",
     "detect_kind",
     "interface_addresses",
     "parse_config_boot",

@@ -4,6 +4,12 @@ Every parser turns its syntax into the plain data ``load_config`` takes (keys as
 docs/configuration.md) through a :class:`Draft`, which remembers the source line each
 key came from. ``Draft.build`` runs ``load_config``, so the model validates once for
 every syntax, and maps each problem's key path back to the line that set it.
+
+A parser given a ``semantic`` list builds the model even when it has semantic
+problems (a long password, VRRPv3 with authentication...: see ``routerha.model.load``)
+and appends them to the list, each with its line, for the consistency checks to
+report; structural problems still raise. A line that sets a password is never quoted
+in a message: only its number is given.
 """
 
 from __future__ import annotations
@@ -12,8 +18,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ...errors import ConfigError
-from ..load import load_config
+from ..errors import ConfigError
+from ..load import load_config, load_config_lenient
 from ..vrrp import Config
 
 _INTEGER = re.compile(r"[+-]?[0-9]+\Z")
@@ -36,7 +42,7 @@ class NativeParseError(ConfigError):
     @property
     def lines(self) -> list[int]:
         """The line numbers named, in the order of the problems."""
-        return [line for line, _ in self.located if line is not None]
+        return [line for line, _message in self.located if line is not None]
 
     @property
     def line(self) -> int | None:
@@ -62,7 +68,28 @@ class Statement:
     text: str
 
 
+@dataclass(frozen=True)
+class SemanticProblem:
+    """A semantic problem of a leniently built model, and the line that caused it."""
+
+    path: str  # the model key path, as load_config names it
+    why: str
+    source: str
+    line: int | None
+
+    @property
+    def where(self) -> str:
+        """``source:line`` (the bare source when no line is known)."""
+        return where(self.source, self.line)
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.path}: {self.why}"
+
+
 Keys = tuple[str, ...]
+
+#: Keys whose values are secrets: the lines setting them are never quoted.
+_SECRET_KEYS = frozenset({"password", "accept"})
 
 
 def key_path(keys: Keys) -> str:
@@ -79,13 +106,20 @@ class Draft:
         self.lines: dict[str, int] = {}
         self.texts: dict[int, str] = {}
         self.errors: list[tuple[int | None, str]] = []
+        #: Lines that set a password: their text must not reach a message.
+        self.secret_lines: set[int] = set()
 
     def error(self, line: int | None, message: str) -> None:
         """Record a problem found while reading (reported before the model is built)."""
         self.errors.append((line, message))
 
+    def _mark_secret(self, keys: Keys, line: int) -> None:
+        if keys and keys[-1] in _SECRET_KEYS and "authentication" in keys:
+            self.secret_lines.add(line)
+
     def note(self, keys: Keys, line: int, text: str = "") -> None:
         """Remember ``line`` for ``keys`` and its parents, unless they already have one."""
+        self._mark_secret(keys, line)
         for end in range(1, len(keys) + 1):
             self.lines.setdefault(key_path(keys[:end]), line)
         if text:
@@ -117,6 +151,7 @@ class Draft:
     def set(self, keys: Keys, value: Any, line: int, text: str = "") -> None:
         """Set a single value; a later setting replaces an earlier one, as in VyOS."""
         self.node(keys[:-1])[keys[-1]] = value
+        self._mark_secret(keys, line)
         self.note(keys[:-1], line, text)
         self.lines[key_path(keys)] = line
         if text:
@@ -146,21 +181,31 @@ class Draft:
             path = path[: path.rindex(".")]
         return None
 
-    def build(self) -> Config:
-        """Validate with load_config; every problem is raised naming its line."""
+    def build(self, semantic: list[SemanticProblem] | None = None) -> Config:
+        """Validate with load_config; every problem is raised naming its line.
+
+        With a ``semantic`` list, a model whose problems are all semantic is built
+        anyway (load_config_lenient) and its problems are appended to the list.
+        """
         if self.errors:
             raise NativeParseError(self.source, self.errors)
         try:
-            return load_config(self.data)
+            if semantic is None:
+                return load_config(self.data)
+            config, found = load_config_lenient(self.data)
         except ConfigError as exc:
             located: list[tuple[int | None, str]] = []
             for path, why in exc.problems:
                 line = self.line_for(path)
                 message = f"{path}: {why}"
-                if line is not None and self.texts.get(line):
+                if line is not None and self.texts.get(line) and line not in self.secret_lines:
                     message += f" (line: {self.texts[line]!r})"
                 located.append((line, message))
             raise NativeParseError(self.source, located) from exc
+        semantic.extend(
+            SemanticProblem(path, why, self.source, self.line_for(path)) for path, why in found
+        )
+        return config
 
 
 def integer(text: str) -> Any:

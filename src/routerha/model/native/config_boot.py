@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..vrrp import Config
-from .common import NativeParseError, Statement
+from .common import NativeParseError, SemanticProblem, Statement
 from .vyos_set import collect_addresses, interpret
 
 _OPEN, _CLOSE, _WORD, _END = "{", "}", "word", "end"
@@ -52,7 +52,7 @@ def _tokens(text: str, source: str) -> list[_Token]:
             end = text.find("*/", i + 2)
             if end < 0:
                 raise NativeParseError(source, [(line, "comment '/*' is never closed")])
-            for _ in range(text.count("\n", i, end)):
+            for _newline in range(text.count("\n", i, end)):
                 out.append(_Token(_END, "", line))
                 line += 1
             i = end + 2
@@ -134,7 +134,7 @@ def flatten(text: str, source: str = "<string>") -> list[Statement]:
     if words:
         emit((*prefix, *words), first)
     if stack:
-        _, opened = stack[-1]
+        _name, opened = stack[-1]
         located: list[tuple[int | None, str]] = [
             (
                 opened,
@@ -148,12 +148,15 @@ def flatten(text: str, source: str = "<string>") -> list[Statement]:
     return statements
 
 
-def parse_config_boot(text: str, source: str = "<string>") -> Config:
+def parse_config_boot(
+    text: str, source: str = "<string>", semantic: list[SemanticProblem] | None = None
+) -> Config:
     """Parse a VyOS / Vyatta / EdgeOS config.boot into the model.
 
     Raises NativeParseError naming ``source``, the line number and what is wrong.
+    ``semantic``: as in vyos_set.parse_set_lines.
     """
-    return interpret(flatten(text, source), source, [])
+    return interpret(flatten(text, source), source, [], semantic)
 
 
 def interface_addresses(text: str, source: str = "<string>") -> dict[str, list[str]]:

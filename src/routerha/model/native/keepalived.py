@@ -38,7 +38,15 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..vrrp import Config
-from .common import Draft, Keys, NativeParseError, integer, is_ipv6_text, number
+from .common import (
+    Draft,
+    Keys,
+    NativeParseError,
+    SemanticProblem,
+    integer,
+    is_ipv6_text,
+    number,
+)
 
 _AUTH_TYPES = {"PASS": "plaintext-password", "AH": "ah"}
 
@@ -152,12 +160,12 @@ def read_blocks(text: str, source: str = "<string>") -> list[Block]:
                     raise NativeParseError(
                         source, [(lineno, "unbalanced '}': it closes no open '{'")]
                     )
-                _, current = stack.pop()
+                _owner, current = stack.pop()
             words = []
         if words:
             current.append(Block(words, lineno, stripped))
     if stack:
-        owner, _ = stack[-1]
+        owner, _children = stack[-1]
         raise NativeParseError(
             source,
             [(owner.line, f"unbalanced braces: the '{{' of {owner.text!r} is never closed")],
@@ -244,7 +252,7 @@ class _Reader:
 
     # The file
 
-    def run(self, blocks: list[Block]) -> Config:
+    def run(self, blocks: list[Block], semantic: list[SemanticProblem] | None = None) -> Config:
         self.forbid_special(blocks)
         for block in blocks:
             if block.keyword == "global_defs":
@@ -260,7 +268,7 @@ class _Reader:
             self.finish_instance(instance)
         for keys, name, block in self.sync_scripts:
             self.health_check(keys, [(name, block)])
-        return self.draft.build()
+        return self.draft.build(semantic)
 
     def global_defs(self, block: Block) -> None:
         for item in self.items(block):
@@ -564,13 +572,15 @@ class _Reader:
                 self.warn(item, f"vrrp_sync_group {name}: {item.keyword} is not part of the model")
 
 
-def parse_keepalived(text: str, source: str = "<string>") -> tuple[Config, list[str]]:
+def parse_keepalived(
+    text: str, source: str = "<string>", semantic: list[SemanticProblem] | None = None
+) -> tuple[Config, list[str]]:
     """Parse a keepalived.conf (see the module docstring) into the model.
 
     Returns the Config and warnings (``source:line: ...``) for keywords the model has
     no place for. Raises NativeParseError naming ``source``, the line number and what
-    is wrong.
+    is wrong. ``semantic``: as in vyos_set.parse_set_lines.
     """
     reader = _Reader(source)
-    config = reader.run(read_blocks(text, source))
+    config = reader.run(read_blocks(text, source), semantic)
     return config, reader.warnings

@@ -55,6 +55,7 @@ from .common import (
     Draft,
     Keys,
     NativeParseError,
+    SemanticProblem,
     Statement,
     boolean,
     integer,
@@ -246,11 +247,13 @@ class Interpreter:
 
     # Entry points
 
-    def run(self, statements: list[Statement]) -> Config:
+    def run(
+        self, statements: list[Statement], semantic: list[SemanticProblem] | None = None
+    ) -> Config:
         for statement in statements:
             self.statement(statement)
         self.finish()
-        return self.draft.build()
+        return self.draft.build(semantic)
 
     def statement(self, st: Statement) -> None:
         words = st.words
@@ -586,13 +589,18 @@ class Interpreter:
             )
 
 
-def interpret(statements: list[Statement], source: str, errors: list[tuple[int, str]]) -> Config:
+def interpret(
+    statements: list[Statement],
+    source: str,
+    errors: list[tuple[int, str]],
+    semantic: list[SemanticProblem] | None = None,
+) -> Config:
     """Build the model from full VyOS paths; ``errors`` are syntax errors found earlier,
-    reported together with the interpretation's."""
+    reported together with the interpretation's. ``semantic``: see Draft.build."""
     interpreter = Interpreter(source)
     for line, message in errors:
         interpreter.draft.error(line, message)
-    return interpreter.run(statements)
+    return interpreter.run(statements, semantic)
 
 
 def collect_addresses(statements: list[Statement]) -> dict[str, list[str]]:
@@ -667,7 +675,7 @@ def read_set_lines(text: str) -> tuple[list[Statement], list[tuple[int, str]]]:
         if quoted:
             errors.append((lineno, f"a command cannot be quoted: {command!r}"))
             continue
-        path = [*level, *(word for word, _ in args)]
+        path = [*level, *(word for word, _line in args)]
         if command in ("set", "edit") and _relevant(path):
             joined = [word for word, quoted in args if not quoted and word in _COMMAND_WORDS]
             if joined:
@@ -707,13 +715,18 @@ def read_set_lines(text: str) -> tuple[list[Statement], list[tuple[int, str]]]:
     return statements, errors
 
 
-def parse_set_lines(text: str, source: str = "<string>") -> Config:
+def parse_set_lines(
+    text: str, source: str = "<string>", semantic: list[SemanticProblem] | None = None
+) -> Config:
     """Parse VyOS/EdgeOS ``set`` lines (see the module docstring) into the model.
 
     Raises NativeParseError naming ``source``, the line number and what is wrong.
+    With a ``semantic`` list, semantic problems (a long password, VRRPv3 with
+    authentication, mixed families, a reused VRID) are appended to it, each with its
+    line, and the model is built anyway: for checks that report them.
     """
     statements, errors = read_set_lines(text)
-    return interpret(statements, source, errors)
+    return interpret(statements, source, errors, semantic)
 
 
 def interface_addresses(text: str, source: str = "<string>") -> dict[str, list[str]]:

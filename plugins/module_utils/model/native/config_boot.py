@@ -1,0 +1,1 @@
+../../../../src/routerha/model/native/config_boot.py
