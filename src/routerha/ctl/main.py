@@ -1,4 +1,4 @@
-"""routerhactl [--control PATH] status [--json]."""
+"""routerhactl [--control PATH] status [--json] | reload [--json] | conntrack WHAT [--json]."""
 
 from __future__ import annotations
 
@@ -85,9 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     status = commands.add_parser("status", help="state of every group")
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    commands.add_parser(
+    reload = commands.add_parser(
         "reload", help="apply the changed config file; unchanged groups keep their state"
     )
+    reload.add_argument("--json", action="store_true", help="machine-readable output")
     conntrack = commands.add_parser("conntrack", help="conntrack sync: caches and counters")
     conntrack.add_argument("what", choices=["internal-cache", "external-cache", "stats"])
     conntrack.add_argument("--json", action="store_true", help="machine-readable output")
@@ -105,7 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(answer, indent=2) if args.json else conntrack_text(answer))
     elif args.command == "reload":
         done = answer["reloaded"]
-        print("reloaded: " + "; ".join(f"{k} {', '.join(v) or '-'}" for k, v in done.items()))
+        if args.json:
+            print(json.dumps(done, indent=2))
+        else:
+            print("reloaded: " + "; ".join(f"{k} {', '.join(v) or '-'}" for k, v in done.items()))
     else:
         print(json.dumps(answer, indent=2) if args.json else status_table(answer))
     return 0

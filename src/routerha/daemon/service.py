@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import errno
 import logging
 import socket
@@ -114,11 +115,24 @@ class Service:
             if wanted.get(name) == runtime.group
             and _sync_name(old, name) == _sync_name(config, name)
         ]
-        stopped = [name for name in self.groups if name not in kept]
+        # A group whose only change is its authentication keeps running: the state
+        # machine never sees keys, so a staged password change (accept the new key,
+        # send with it, forget the old) happens without a single transition.
+        rekeyed = [
+            name
+            for name, runtime in self.groups.items()
+            if name not in kept
+            and name in wanted
+            and _sync_name(old, name) == _sync_name(config, name)
+            and _only_keys_differ(runtime.group, wanted[name])
+        ]
+        stopped = [name for name in self.groups if name not in kept and name not in rekeyed]
         # Everything the new groups need from the host is looked up before anything
         # changes: a reload that cannot work leaves the running groups alone.
         sources = {
-            name: await self._preflight(group) for name, group in wanted.items() if name not in kept
+            name: await self._preflight(group)
+            for name, group in wanted.items()
+            if name not in kept and name not in rekeyed
         }
         for name in stopped:
             await self._stop_group(self.groups.pop(name))
@@ -131,6 +145,8 @@ class Service:
                 await self._release(runtime)
             raise
         self.groups.update(started)
+        for name in rekeyed:
+            self._rekey(self.groups[name], wanted[name])
         if old.conntrack_sync != config.conntrack_sync:
             await self._restart_ctsync(config)
         self.config = config
@@ -141,9 +157,21 @@ class Service:
             self._feed(runtime, Startup(), now)
             self._start_check(runtime)
             self._track(runtime, now)
-        summary = {"kept": sorted(kept), "started": sorted(started), "stopped": sorted(stopped)}
+        summary = {
+            "kept": sorted(kept),
+            "rekeyed": sorted(rekeyed),
+            "started": sorted(started),
+            "stopped": sorted(stopped),
+        }
         log.info("configuration applied: %s", summary)
         return summary
+
+    def _rekey(self, runtime: GroupRuntime, group: VrrpGroup) -> None:
+        """Swap the group's keys under the running machine (the receivers are rebuilt
+        with the new group by _rebuild_ports; the AH sequence carries on)."""
+        runtime.group = group
+        runtime.machine.group = group
+        runtime.sender = Sender(group, runtime.sender.source, sequence=runtime.sender.sequence)
 
     async def _restart_ctsync(self, config: Config) -> None:
         if self.ctsync is not None:
@@ -606,6 +634,10 @@ class Service:
 
 async def _as_job(change: Callable[..., None], *args: Any) -> None:
     change(*args)
+
+
+def _only_keys_differ(old: VrrpGroup, new: VrrpGroup) -> bool:
+    return old != new and dataclasses.replace(old, authentication=new.authentication) == new
 
 
 def _sync_name(config: Config, group: str) -> str | None:

@@ -1,0 +1,168 @@
+#!/usr/bin/python
+# Copyright: routerha developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# The work is done by the action plugin of the same name (plugins/action/auth_rollover.py),
+# which runs routerha.cluster.routerhad_auth on each member; this file documents it.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: auth_rollover
+short_description: Change a VRRP group's password or authentication type without a transition
+version_added: 0.1.0
+description:
+  - Changes the authentication of one VRRP group on all of its routerhad members so that no member
+    changes state while it happens; changing the password on every router at the same second is
+    otherwise the only way, and a group flaps when the routers disagree for longer than the
+    master-down interval.
+  - O(mode=staged) (the type stays, the password changes) runs three phases. First every member also
+    accepts the new password. Then the backups send with it, and the master last. Finally every member
+    forgets the old one. routerhad swaps keys under a running group, so no step restarts it.
+  - O(mode=scheduled) (the type changes, for example from V(plaintext-password) to V(ah), or
+    authentication is added or removed) writes the new configuration on every member and has all of
+    them reload at one agreed time, O(lead) seconds ahead; the spread of the reloads stays well inside
+    the master-down interval.
+  - Before anything changes, and after every step, every member's C(routerhactl status --json) must
+    show the state it had at the start, no new transition, exactly one master, each backup seeing that
+    master and receiving its adverts, and no advert dropped for its authentication. Otherwise the
+    rollover stops and every member is put back as it was, the master first.
+  - Run the task on every member of the group at once (not with C(serial), and with at least as many
+    forks as members); the members' workers meet on the controller after each step.
+author:
+  - routerha developers (@routerha)
+extends_documentation_fragment:
+  - routerha.cluster.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reads every member's status and returns the plan; nothing changes.
+  diff_mode:
+    support: none
+  action:
+    support: full
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+options:
+  group:
+    description: The VRRP group's name in the members' routerhad configurations.
+    type: str
+    required: true
+  password:
+    description: The new password, at most 8 octets (RFC 3768). Required unless O(type=none).
+    type: str
+  type:
+    description: The authentication type to reach; V(none) removes authentication.
+    type: str
+    choices: [plaintext-password, ah, none]
+    default: plaintext-password
+  mode:
+    description:
+      - V(staged) keeps the type and needs every member to hold two keys for a while (routerhad does).
+      - V(scheduled) commits on all members at one agreed time.
+      - V(auto) stages when the type stays, and schedules otherwise.
+    type: str
+    choices: [auto, staged, scheduled]
+    default: auto
+  members:
+    description:
+      - The inventory hosts of the group. Defaults to the hosts the task runs on in this batch.
+    type: list
+    elements: str
+  settle:
+    description:
+      - Seconds to wait after each step before checking the members; must cover more than one
+        advertisement interval, so that each backup has received the master's adverts with the new keys.
+    type: float
+    default: 3.0
+  lead:
+    description: Seconds between agreeing on the time of a scheduled commit and the commit.
+    type: float
+    default: 5.0
+  timeout:
+    description: Seconds a member waits for the others at each step before it gives up.
+    type: float
+    default: 120.0
+  config:
+    description: routerhad's configuration file on the members.
+    type: path
+    default: /etc/routerha/routerhad.json
+  control:
+    description: routerhad's control socket on the members.
+    type: path
+    default: /run/routerha/routerhad.sock
+  routerhactl:
+    description: The routerhactl program on the members.
+    type: path
+    default: routerhactl
+notes:
+  - Members that cannot hold two keys (native VyOS, EdgeOS or keepalived routers) are not handled yet.
+  - The password is never returned or logged.
+seealso:
+  - module: routerha.cluster.routerhad_auth
+  - module: routerha.cluster.pair_check
+"""
+
+EXAMPLES = r"""
+- name: Rotate the LAN group's password on both routers
+  hosts: site1_routers
+  tasks:
+    - name: Rotate
+      routerha.cluster.auth_rollover:
+        group: LAN
+        password: "{{ vault_lan_vrrp_password }}"
+      register: rollover
+
+    - name: Not a single transition
+      ansible.builtin.assert:
+        that: rollover.transitions == 0
+
+- name: Move from a simple password to IPsec AH at one agreed time
+  hosts: site1_routers
+  tasks:
+    - name: Switch to AH
+      routerha.cluster.auth_rollover:
+        group: LAN
+        type: ah
+        password: "{{ vault_lan_vrrp_password }}"
+        lead: 10
+"""
+
+RETURN = r"""
+mode:
+  description: How the change was (or would be) made.
+  returned: always
+  type: str
+  sample: staged
+master:
+  description: The member that was master when the change began.
+  returned: always
+  type: str
+  sample: r1
+plan:
+  description: The steps, in order, with the members each changes.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {name: accept the new key, operation: accept, members: [r1, r2]}
+    - {name: backups send the new key, operation: send, members: [r2]}
+    - {name: master sends the new key, operation: send, members: [r1]}
+    - {name: forget the old key, operation: drop, members: [r1, r2]}
+phases:
+  description: The steps taken, each with the transitions counted since the start, every member's state and the problems found.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {name: accept the new key, operation: accept, members: [r1, r2], transitions: 0, states: {r1: MASTER, r2: BACKUP}, problems: []}
+transitions:
+  description: Transitions of the group's members since the start, all members together; 0 is success.
+  returned: always
+  type: int
+  sample: 0
+restored:
+  description: After a stop, what was put back on each member.
+  returned: when the rollover stopped
+  type: dict
+  sample: {r1: restored, r2: restored}
+"""

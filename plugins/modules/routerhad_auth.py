@@ -1,0 +1,235 @@
+#!/usr/bin/python
+# Copyright: routerha developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: routerhad_auth
+short_description: One step of a VRRP group's authentication change on a routerhad router
+version_added: 0.1.0
+description:
+  - Reads or changes the authentication of one VRRP group in a routerhad configuration file, asks
+    routerhad to reload, and returns the group's status as C(routerhactl status --json) shows it.
+  - routerhad applies a change of keys to a running group without restarting it, so no step causes
+    a transition by itself.
+  - The steps of M(routerha.cluster.auth_rollover), which runs them across a group's members in the
+    order that keeps the group intact; use that module for a rollover, this one for a single router.
+  - The new configuration is validated by the routerha data model before it replaces the file; a
+    configuration that could not run is never written. The first change of a rollover keeps the
+    previous file beside it (C(.rollover-backup)) for O(operation=restore).
+author:
+  - routerha developers (@routerha)
+extends_documentation_fragment:
+  - routerha.cluster.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+options:
+  group:
+    description: The VRRP group's name in the routerhad configuration.
+    type: str
+    required: true
+  operation:
+    description:
+      - V(status) changes nothing and reports where the member stands against O(type) and O(password).
+      - V(accept) also accepts O(password) on receive; V(send) sends with O(password) and keeps
+        accepting the previous one; V(drop) forgets every key but the one sent.
+      - V(set) replaces the authentication with O(type) and O(password) (a scheduled commit, with O(at)).
+      - V(restore) puts back the configuration kept by the first change, and reloads.
+    type: str
+    choices: [status, accept, send, drop, set, restore]
+    default: status
+  type:
+    description: The authentication type to reach; V(none) removes authentication (only with V(set)).
+    type: str
+    choices: [plaintext-password, ah, none]
+    default: plaintext-password
+  password:
+    description: The password to reach (at most 8 octets, RFC 3768). Required unless O(type=none).
+    type: str
+  at:
+    description:
+      - Seconds since the epoch at which to reload, for a change all members commit at one agreed time.
+        The file is written at once; the reload, which makes it take effect, waits until then.
+    type: float
+  final:
+    description: This is the last step of a rollover; the kept configuration is removed after it.
+    type: bool
+    default: false
+  config:
+    description: routerhad's configuration file.
+    type: path
+    default: /etc/routerha/routerhad.json
+  control:
+    description: routerhad's control socket.
+    type: path
+    default: /run/routerha/routerhad.sock
+  routerhactl:
+    description: The routerhactl program.
+    type: path
+    default: routerhactl
+notes:
+  - Passwords are never returned; C(standing) says whether the member sends and accepts the new one.
+seealso:
+  - module: routerha.cluster.auth_rollover
+"""
+
+EXAMPLES = r"""
+- name: Where does this router stand against the new password?
+  routerha.cluster.routerhad_auth:
+    group: LAN
+    password: "{{ vault_vrrp_password }}"
+  register: standing
+
+- name: Also accept the new password (first step of a staged change)
+  routerha.cluster.routerhad_auth:
+    group: LAN
+    operation: accept
+    password: "{{ vault_vrrp_password }}"
+"""
+
+RETURN = r"""
+standing:
+  description: The member against the new authentication, after the operation.
+  returned: success
+  type: dict
+  sample: {type: plaintext-password, sends_new: false, accepts_new: true, accept_count: 1}
+status:
+  description: The group's entry of C(routerhactl status --json) after the operation (none in check mode when nothing could be asked).
+  returned: success
+  type: dict
+  sample: {name: LAN, state: BACKUP, master_address: 10.1.1.1, counters: {transitions: 1}}
+reload:
+  description: What routerhad's reload reported (groups kept, rekeyed, started, stopped).
+  returned: when reloaded
+  type: dict
+  sample: {kept: [WAN], rekeyed: [LAN], started: [], stopped: []}
+"""
+
+import json
+import os
+import shutil
+import tempfile
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.routerha.cluster.plugins.module_utils.auth_rollover import (
+    apply_operation,
+    describe,
+    dumps,
+)
+from ansible_collections.routerha.cluster.plugins.module_utils.model.errors import ConfigError
+
+BACKUP_SUFFIX = ".rollover-backup"
+
+
+def _read(module, path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as exc:
+        module.fail_json(msg=f"cannot read {path}: {exc}")
+
+
+def _write(path, text):
+    """Replace ``path`` atomically, with its mode (0600 for a file with passwords)."""
+    mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else 0o600
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(prefix=".routerhad-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def _ctl(module, *args, undo=None):
+    command = [module.params["routerhactl"], "--control", module.params["control"], *args]
+    rc, out, err = module.run_command(command)
+    if rc != 0:
+        if undo is not None:
+            undo()
+        module.fail_json(msg=f"{' '.join(command)} failed ({rc}): {err.strip() or out.strip()}")
+    try:
+        return json.loads(out) if out.strip() else {}
+    except ValueError:
+        return {"output": out.strip()}
+
+
+def _status(module):
+    groups = _ctl(module, "status", "--json").get("groups", [])
+    return next((g for g in groups if g.get("name") == module.params["group"]), None)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "group": {"type": "str", "required": True},
+            "operation": {
+                "type": "str",
+                "choices": ["status", "accept", "send", "drop", "set", "restore"],
+                "default": "status",
+            },
+            "type": {
+                "type": "str",
+                "choices": ["plaintext-password", "ah", "none"],
+                "default": "plaintext-password",
+            },
+            "password": {"type": "str", "no_log": True},
+            "at": {"type": "float"},
+            "final": {"type": "bool", "default": False},
+            "config": {"type": "path", "default": "/etc/routerha/routerhad.json"},
+            "control": {"type": "path", "default": "/run/routerha/routerhad.sock"},
+            "routerhactl": {"type": "path", "default": "routerhactl"},
+        },
+        required_if=[("type", "plaintext-password", ["password"]), ("type", "ah", ["password"])],
+        supports_check_mode=True,
+    )
+    p = module.params
+    path, backup = p["config"], p["config"] + BACKUP_SUFFIX
+    data = _read(module, path)
+    with open(path, encoding="utf-8") as handle:
+        previous_text = handle.read()
+    result = {"changed": False}
+    try:
+        if p["operation"] == "restore":
+            if os.path.exists(backup):
+                result["changed"] = True
+                if not module.check_mode:
+                    os.replace(backup, path)
+        elif p["operation"] != "status":
+            new = apply_operation(data, p["group"], p["operation"], p["type"], p["password"])
+            if new != data:
+                result["changed"] = True
+                if not module.check_mode:
+                    if not os.path.exists(backup):
+                        shutil.copy2(path, backup)
+                    _write(path, dumps(new))
+                data = new
+        standing = describe(data, p["group"], p["type"], p["password"])
+    except ConfigError as exc:
+        module.fail_json(msg=f"{path}: {exc}")
+    if result["changed"] and not module.check_mode:
+        if p["at"]:
+            time.sleep(max(0.0, p["at"] - time.time()))
+        # routerhactl exits non-zero with routerhad's reason when it refuses the
+        # reload; the running configuration then stays, and so must the file.
+        result["reload"] = _ctl(
+            module, "reload", "--json", undo=lambda: _write(path, previous_text)
+        )
+    if p["final"] and not module.check_mode and os.path.exists(backup):
+        os.unlink(backup)
+    result["standing"] = standing
+    result["status"] = _status(module) if os.path.exists(p["control"]) else None
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

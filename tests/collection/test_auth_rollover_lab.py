@@ -1,0 +1,180 @@
+"""routerha.cluster.auth_rollover against real routerhad pairs in the namespace lab.
+
+The members are inventory hosts on the local connection: routerhad runs in a
+network namespace, but its configuration file and control socket are files, which
+the module reaches as it would on the router itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.daemon_lab.routerhad_lab import Fleet, group
+
+VIP_CIDR = "10.9.0.100/24"
+OLD, NEW = "OLDPASS1", "NEWPASS2"
+ROUTERHACTL = Path(sys.executable).with_name("routerhactl")
+
+pytestmark = [pytest.mark.root, pytest.mark.slow]
+
+
+@pytest.fixture
+def fleet(lab):
+    return Fleet(lab)
+
+
+def pair(lab, fleet, auth_type="plaintext-password", version=2, extra_member=False):
+    for host, address in (("r1", "10.9.0.1/24"), ("r2", "10.9.0.2/24"), ("cl", "10.9.0.25/24")):
+        lab.add_host(host, address)
+    auth = {"type": auth_type, "password": OLD}
+    for host, priority in (("r1", 200), ("r2", 100)):
+        fleet.routerhad(
+            host,
+            {
+                "LAN": group(
+                    VIP_CIDR, priority=priority, version=version, interval=1, authentication=auth
+                )
+            },
+        )
+    fleet.wait_states({"r1": "MASTER", "r2": "BACKUP"}, timeout=10)
+
+
+def inventory(tmp_path, fleet, hosts=("r1", "r2")) -> str:
+    lines = ["[routers]"]
+    for host in hosts:
+        daemon = fleet[host]
+        lines.append(
+            f"{host} ansible_connection=local ansible_python_interpreter={sys.executable} "
+            f"routerhad_config={daemon.conf} routerhad_control={daemon.sock}"
+        )
+    path = tmp_path / "lab.ini"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def rollover_task(**args) -> dict:
+    return {
+        "routerha.cluster.auth_rollover": {
+            "group": "LAN",
+            "config": "{{ routerhad_config }}",
+            "control": "{{ routerhad_control }}",
+            "routerhactl": str(ROUTERHACTL),
+            "settle": 2.5,
+            **args,
+        },
+        "register": "rollover",
+    }
+
+
+def authentication(fleet, host) -> dict:
+    return json.loads(fleet[host].conf.read_text())["vrrp"]["groups"]["LAN"].get("authentication")
+
+
+def transitions(fleet, host) -> int:
+    return fleet[host].group("LAN")["counters"]["transitions"]
+
+
+def test_staged_password_change_makes_no_transition(lab, fleet, playbook, tmp_path):
+    pair(lab, fleet)
+    before = {h: transitions(fleet, h) for h in ("r1", "r2")}
+    run = playbook(
+        [rollover_task(password=NEW)],
+        register=["hostvars.r1.rollover", "hostvars.r2.rollover"],
+        inventory=inventory(tmp_path, fleet),
+        hosts="routers",
+    )
+    assert run.rc == 0, f"{run.output}\n{fleet.report()}"
+    report = run.results["hostvars.r1.rollover"]
+    assert report == run.results["hostvars.r2.rollover"] | {"changed": report["changed"]}
+    assert report["mode"] == "staged"
+    assert report["master"] == "r1"
+    assert [(p["operation"], p["members"]) for p in report["phases"]] == [
+        ("accept", ["r1", "r2"]),
+        ("send", ["r2"]),
+        ("send", ["r1"]),
+        ("drop", ["r1", "r2"]),
+    ]
+    assert report["transitions"] == 0
+    assert all(p["transitions"] == 0 and not p["problems"] for p in report["phases"])
+    assert NEW not in run.output and OLD not in run.output
+    # The daemons agree: no transition, and both send the new key and accept no other.
+    for host in ("r1", "r2"):
+        assert transitions(fleet, host) == before[host], fleet.report()
+        assert authentication(fleet, host) == {
+            "type": "plaintext-password",
+            "password": NEW,
+            "accept": [],
+        }
+        assert not Path(f"{fleet[host].conf}.rollover-backup").exists()
+    fleet.hold({"r1": "MASTER", "r2": "BACKUP"}, 3.0)
+    assert fleet["r2"].group("LAN")["counters"]["drops"].get("auth_data", 0) == 0
+
+    # Again: nothing left to do, nothing changes.
+    again = playbook(
+        [rollover_task(password=NEW)],
+        register=["rollover"],
+        inventory=inventory(tmp_path, fleet),
+        hosts="routers",
+    )
+    assert again.rc == 0, again.output
+    assert again.results["rollover"]["changed"] is False
+    assert again.results["rollover"]["plan"] == []
+
+
+def test_check_mode_returns_the_plan_and_changes_nothing(lab, fleet, playbook, tmp_path):
+    pair(lab, fleet)
+    files = {h: fleet[h].conf.read_text() for h in ("r1", "r2")}
+    run = playbook(
+        [rollover_task(password=NEW)],
+        register=["rollover"],
+        inventory=inventory(tmp_path, fleet),
+        hosts="routers",
+        check=True,
+    )
+    assert run.rc == 0, run.output
+    report = run.results["rollover"]
+    assert report["changed"] is True
+    assert [s["operation"] for s in report["plan"]] == ["accept", "send", "send", "drop"]
+    assert report["phases"] == []
+    assert {h: fleet[h].conf.read_text() for h in ("r1", "r2")} == files
+
+
+def test_scheduled_type_change_to_ah_makes_no_transition(lab, fleet, playbook, tmp_path):
+    pair(lab, fleet)
+    before = {h: transitions(fleet, h) for h in ("r1", "r2")}
+    run = playbook(
+        [rollover_task(password=NEW, type="ah", lead=2.0)],
+        register=["rollover"],
+        inventory=inventory(tmp_path, fleet),
+        hosts="routers",
+    )
+    assert run.rc == 0, f"{run.output}\n{fleet.report()}"
+    report = run.results["rollover"]
+    assert report["mode"] == "scheduled"
+    assert [p["operation"] for p in report["phases"]] == ["set"]
+    assert report["transitions"] == 0
+    for host in ("r1", "r2"):
+        assert transitions(fleet, host) == before[host], fleet.report()
+        assert authentication(fleet, host) == {"type": "ah", "password": NEW}
+    fleet.hold({"r1": "MASTER", "r2": "BACKUP"}, 3.0)
+
+
+def test_a_member_without_the_group_stops_it_before_anything_changes(
+    lab, fleet, playbook, tmp_path
+):
+    pair(lab, fleet)
+    fleet.routerhad("cl", {"OTHER": group("10.9.0.200/24", vrid=9, version=2, interval=1)})
+    files = {h: fleet[h].conf.read_text() for h in ("r1", "r2")}
+    run = playbook(
+        [rollover_task(password=NEW)],
+        register=["rollover"],
+        inventory=inventory(tmp_path, fleet, hosts=("r1", "r2", "cl")),
+        hosts="routers",
+    )
+    assert run.rc != 0
+    assert "cl: " in run.output and "no such group" in run.output, run.output
+    assert {h: fleet[h].conf.read_text() for h in ("r1", "r2")} == files
