@@ -178,3 +178,36 @@ def test_a_member_without_the_group_stops_it_before_anything_changes(
     assert run.rc != 0
     assert "cl: " in run.output and "no such group" in run.output, run.output
     assert {h: fleet[h].conf.read_text() for h in ("r1", "r2")} == files
+
+
+def test_a_step_that_fails_stops_the_rollover_and_restores_every_member(
+    lab, fleet, playbook, tmp_path
+):
+    pair(lab, fleet)
+    files = {h: fleet[h].conf.read_text() for h in ("r1", "r2")}
+    before = {h: transitions(fleet, h) for h in ("r1", "r2")}
+    # r2's routerhactl refuses its second reload (the "send" step), as a daemon
+    # refuses a configuration it cannot run; every later call works again.
+    count = tmp_path / "reloads"
+    wrapper = tmp_path / "routerhactl-r2"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in *reload*) n=$(($(cat {count} 2>/dev/null || echo 0) + 1)); echo $n > {count};'
+        ' [ "$n" = 2 ] && { echo "routerhactl: refused for the test" >&2; exit 1; };; esac\n'
+        f'exec {ROUTERHACTL} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    task = rollover_task(password=NEW)
+    task["routerha.cluster.auth_rollover"]["routerhactl"] = (
+        f"{{{{ '{wrapper}' if inventory_hostname == 'r2' else '{ROUTERHACTL}' }}}}"
+    )
+    run = playbook(
+        [task], register=["rollover"], inventory=inventory(tmp_path, fleet), hosts="routers"
+    )
+    assert run.rc != 0
+    assert "stopped and restored" in run.output and "refused for the test" in run.output
+    assert {h: fleet[h].conf.read_text() for h in ("r1", "r2")} == files
+    for host in ("r1", "r2"):
+        assert not Path(f"{fleet[host].conf}.rollover-backup").exists()
+    fleet.hold({"r1": "MASTER", "r2": "BACKUP"}, 3.0)
+    assert {h: transitions(fleet, h) for h in ("r1", "r2")} == before, fleet.report()
