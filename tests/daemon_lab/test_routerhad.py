@@ -363,12 +363,16 @@ def test_reload_keeps_unchanged_groups_restarts_changed_ones_and_refuses_bad_fil
     # r2's file is unchanged: everything is kept.
     done = r2.ctl("reload")
     assert done.returncode == 0, f"{done.stderr}\n{fleet.report()}"
-    assert done.stdout.strip() == "reloaded: kept LAN, OTHER; rekeyed -; started -; stopped -", done.stdout
+    assert done.stdout.strip() == "reloaded: kept LAN, OTHER; rekeyed -; started -; stopped -", (
+        done.stdout
+    )
     # r1 changes OTHER only: OTHER restarts, LAN stays.
     r1.write_config(config_with(r1, OTHER={"priority": 150}))
     done = r1.ctl("reload")
     assert done.returncode == 0, f"{done.stderr}\n{fleet.report()}"
-    assert done.stdout.strip() == "reloaded: kept LAN; rekeyed -; started OTHER; stopped OTHER", done.stdout
+    assert done.stdout.strip() == "reloaded: kept LAN; rekeyed -; started OTHER; stopped OTHER", (
+        done.stdout
+    )
     fleet.wait(
         lambda: (
             (r1.group("OTHER") or {}).get("last_transition", 0) > other_before["last_transition"]
