@@ -7,7 +7,8 @@ members, step by step, checked between the steps.
 The task runs on every member at once (one worker process per host, as Ansible runs
 any task); the workers meet at a barrier on the controller after each step, so each
 sees every member's result and status and all of them take the same decision. The
-steps themselves are routerha.cluster.routerhad_auth on each member, over the
+steps themselves are routerha.cluster.routerhad_auth on each routerhad member and
+routerha.cluster.keepalived_auth on each keepalived member (``member_type``), over the
 member's own connection.
 """
 
@@ -44,8 +45,19 @@ ARGUMENT_SPEC = {
     "config": {"type": "path", "default": "/etc/routerha/routerhad.json"},
     "control": {"type": "path", "default": "/run/routerha/routerhad.sock"},
     "routerhactl": {"type": "path", "default": "routerhactl"},
+    "member_type": {
+        "type": "str",
+        "choices": ["routerhad", "keepalived"],
+        "default": "routerhad",
+    },
+    "instance": {"type": "str"},
+    "keepalived_config": {"type": "path", "default": "/etc/keepalived/keepalived.conf"},
+    "keepalived_pidfile": {"type": "path", "default": "/run/keepalived.pid"},
 }
-MEMBER_MODULE = "routerha.cluster.routerhad_auth"
+MEMBER_MODULES = {
+    "routerhad": "routerha.cluster.routerhad_auth",
+    "keepalived": "routerha.cluster.keepalived_auth",
+}
 
 
 class Barrier:
@@ -119,7 +131,13 @@ class ActionModule(ActionBase):
             members,
             args["timeout"],
         )
-        self.me, self.members, self.args, self.task_vars, self.barrier = me, members, args, task_vars, barrier
+        self.me, self.members, self.args, self.task_vars, self.barrier = (
+            me,
+            members,
+            args,
+            task_vars,
+            barrier,
+        )
         try:
             return {**result, **self._rollover()}
         finally:
@@ -129,23 +147,32 @@ class ActionModule(ActionBase):
 
     def _member(self, operation, **extra):
         a = self.args
-        module_args = {
-            "group": a["group"],
-            "operation": operation,
-            "type": a["type"],
-            "config": a["config"],
-            "control": a["control"],
-            "routerhactl": a["routerhactl"],
-            **extra,
-        }
+        if a["member_type"] == "keepalived":
+            module_args = {
+                "instance": a["instance"] or a["group"],
+                "config": a["keepalived_config"],
+                "pidfile": a["keepalived_pidfile"],
+            }
+        else:
+            module_args = {
+                "group": a["group"],
+                "config": a["config"],
+                "control": a["control"],
+                "routerhactl": a["routerhactl"],
+            }
+        module_args.update({"operation": operation, "type": a["type"], **extra})
         if a["password"] is not None:
             module_args["password"] = a["password"]
         return self._execute_module(
-            module_name=MEMBER_MODULE, module_args=module_args, task_vars=self.task_vars
+            module_name=MEMBER_MODULES[a["member_type"]],
+            module_args=module_args,
+            task_vars=self.task_vars,
         )
 
     def _status_round(self, tag):
-        everyone = self.barrier.exchange(tag, _slim(self._member("status")))
+        mine = {**_slim(self._member("status")), "member_type": self.args["member_type"]}
+        everyone = self.barrier.exchange(tag, mine)
+        self.member_types = {m: r.get("member_type", "routerhad") for m, r in everyone.items()}
         failed = {
             m: r.get("msg")
             for m, r in everyone.items()
@@ -153,7 +180,8 @@ class ActionModule(ActionBase):
         }
         if failed:
             detail = "; ".join(
-                f"{m}: {msg or 'routerhad does not run the group'}" for m, msg in failed.items()
+                f"{m}: {msg or self.member_types[m] + ' does not run the group'}"
+                for m, msg in failed.items()
             )
             raise _Stop(f"cannot read the group's status: {detail}")
         return {m: r["status"] for m, r in everyone.items()}, {
@@ -169,7 +197,10 @@ class ActionModule(ActionBase):
         except _Stop as stop:
             return {"failed": True, "msg": str(stop), "phases": [], "transitions": 0}
         problems = health(members, baseline, baseline, baseline, first=True)
-        the_plan = plan(members, standings, baseline, a["type"], a["mode"])
+        try:
+            the_plan = plan(members, standings, baseline, a["type"], a["mode"], self.member_types)
+        except ValueError as exc:
+            return {"failed": True, "msg": str(exc), "phases": [], "transitions": 0}
         report = {
             "mode": the_plan["mode"],
             "master": the_plan["master"],

@@ -13,7 +13,7 @@ key while the change goes round:
    once it is master, so the master, whose key every backup now accepts, goes last);
 3. ``drop``: every member forgets the old password.
 
-Scheduled (the type changes, or a member cannot hold two keys): every member
+Scheduled (the type changes, or a member cannot hold two keys, as keepalived): every member
 commits the new authentication at one agreed time, the approach of the source
 documents' scheduler; the master-down interval (3 adverts and a skew) covers the
 spread of the commits.
@@ -117,19 +117,29 @@ def plan(
     statuses: Mapping[str, Mapping[str, Any]],
     new_type: str,
     mode: str = "auto",
+    member_types: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The steps that take every member to the new authentication.
 
     ``standings``: describe() per member; ``statuses``: the group's status per member.
     Returns ``{"mode", "master", "steps": [{"name", "operation", "members"}]}``; no
     steps when every member already sends the new key and accepts no other.
+    ``member_types``: each member's daemon (default routerhad); a keepalived member
+    holds one key only, so the change is scheduled (ValueError for mode staged).
     """
+    single_key = [m for m in members if (member_types or {}).get(m, "routerhad") != "routerhad"]
+    if single_key and mode == "staged":
+        raise ValueError(
+            "mode staged needs every member to hold two keys; "
+            + ", ".join(f"{m} runs {member_types[m]}" for m in single_key)
+            + " (use mode scheduled or auto)"
+        )
     master = next((m for m in members if statuses[m].get("state") == "MASTER"), None)
     backups = [m for m in members if m != master]
     done = all(s["sends_new"] and s["accept_count"] == 0 for s in standings.values())
     if mode == "auto":
         same_type = all(s["type"] == new_type for s in standings.values())
-        mode = "staged" if same_type and new_type != "none" else "scheduled"
+        mode = "staged" if same_type and new_type != "none" and not single_key else "scheduled"
     if done:
         return {"mode": mode, "master": master, "steps": []}
     if mode == "scheduled":

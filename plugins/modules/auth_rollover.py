@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 # The work is done by the action plugin of the same name (plugins/action/auth_rollover.py),
-# which runs routerha.cluster.routerhad_auth on each member; this file documents it.
+# which runs routerha.cluster.routerhad_auth or routerha.cluster.keepalived_auth on each
+# member; this file documents it.
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ module: auth_rollover
 short_description: Change a VRRP group's password or authentication type without a transition
 version_added: 0.1.0
 description:
-  - Changes the authentication of one VRRP group on all of its routerhad members so that no member
+  - Changes the authentication of one VRRP group on all of its members (routerhad or keepalived,
+    O(member_type)) so that no member
     changes state while it happens; changing the password on every router at the same second is
     otherwise the only way, and a group flaps when the routers disagree for longer than the
     master-down interval.
@@ -20,10 +22,11 @@ description:
     accepts the new password. Then the backups send with it, and the master last. Finally every member
     forgets the old one. routerhad swaps keys under a running group, so no step restarts it.
   - O(mode=scheduled) (the type changes, for example from V(plaintext-password) to V(ah), or
-    authentication is added or removed) writes the new configuration on every member and has all of
+    authentication is added or removed, or a member runs keepalived, which holds one key only) writes the new configuration on every member and has all of
     them reload at one agreed time, O(lead) seconds ahead; the spread of the reloads stays well inside
     the master-down interval.
-  - Before anything changes, and after every step, every member's C(routerhactl status --json) must
+  - Before anything changes, and after every step, every member's status (C(routerhactl status --json),
+    or keepalived's JSON and data dumps mapped to the same shape by M(routerha.cluster.keepalived_auth)) must
     show the state it had at the start, no new transition, exactly one master, each backup seeing that
     master and receiving its adverts, and no advert dropped for its authentication. Otherwise the
     rollover stops and every member is put back as it was, the master first.
@@ -59,7 +62,8 @@ options:
     description:
       - V(staged) keeps the type and needs every member to hold two keys for a while (routerhad does).
       - V(scheduled) commits on all members at one agreed time.
-      - V(auto) stages when the type stays, and schedules otherwise.
+      - V(auto) stages when the type stays and every member runs routerhad, and schedules otherwise.
+      - V(staged) with a keepalived member fails before anything changes, naming the member.
     type: str
     choices: [auto, staged, scheduled]
     default: auto
@@ -94,11 +98,36 @@ options:
     description: The routerhactl program on the members.
     type: path
     default: routerhactl
+  member_type:
+    description:
+      - The member's VRRP daemon; set it per host, for example from an inventory variable (see the examples).
+        The members exchange it before the first step.
+      - V(routerhad) members are changed by M(routerha.cluster.routerhad_auth) (O(config), O(control),
+        O(routerhactl)); V(keepalived) members by M(routerha.cluster.keepalived_auth) (O(keepalived_config),
+        O(keepalived_pidfile), O(instance)).
+    type: str
+    choices: [routerhad, keepalived]
+    default: routerhad
+  instance:
+    description: The C(vrrp_instance) name in a keepalived member's configuration. Defaults to O(group).
+    type: str
+  keepalived_config:
+    description: keepalived's configuration file on keepalived members.
+    type: path
+    default: /etc/keepalived/keepalived.conf
+  keepalived_pidfile:
+    description: keepalived's main pid file on keepalived members; the reload is C(SIGHUP) to that process.
+    type: path
+    default: /run/keepalived.pid
 notes:
-  - Members that cannot hold two keys (native VyOS, EdgeOS or keepalived routers) are not handled yet.
+  - keepalived members cannot hold two keys; with one in the group the change is scheduled. keepalived's
+    reload (C(SIGHUP)) keeps the instance's state and counters; its state and counters come from its JSON
+    dump (keepalived built with JSON support, as Debian's is), the master's address from its data dump.
+  - Native VyOS and EdgeOS members are not handled yet.
   - The password is never returned or logged.
 seealso:
   - module: routerha.cluster.routerhad_auth
+  - module: routerha.cluster.keepalived_auth
   - module: routerha.cluster.pair_check
 """
 
@@ -125,6 +154,16 @@ EXAMPLES = r"""
         type: ah
         password: "{{ vault_lan_vrrp_password }}"
         lead: 10
+
+- name: A routerhad and a keepalived router (inventory sets routerha_vrrp_daemon per host)
+  hosts: site2_routers
+  tasks:
+    - name: Rotate at one agreed time
+      routerha.cluster.auth_rollover:
+        group: LAN
+        instance: VI_LAN
+        member_type: "{{ routerha_vrrp_daemon }}"
+        password: "{{ vault_lan_vrrp_password }}"
 """
 
 RETURN = r"""
