@@ -38,3 +38,12 @@ def lab(request):
             the_lab.keep_dir = True  # configs and full logs; the next run removes it
             print(f"lab {the_lab.prefix} at failure (files in {the_lab.dir}):")
             print(the_lab.describe())
+
+
+@pytest.fixture
+def fleet(lab):
+    """The routerhad (keepalived, FRR) daemons a test starts, whose logs every wait
+    reports (tests/daemon_lab/routerhad_lab.py)."""
+    from tests.daemon_lab.routerhad_lab import Fleet
+
+    return Fleet(lab)

@@ -18,7 +18,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .model.errors import ConfigError
+from .model.native.common import NativeParseError
 from .model.native.keepalived import parse_keepalived
+from .model.native.keepalived import tokens as keepalived_tokens
 
 #: routerha's authentication types and keepalived's ``auth_type`` words.
 AUTH_TYPES = {"plaintext-password": "PASS", "ah": "AH"}
@@ -35,31 +37,12 @@ class RewriteError(ValueError):
 
 
 def _line_tokens(line: str) -> list[str]:
-    """Words and braces of one line; comments (``#``/``!`` at a word start) and
-    quoted strings as keepalived's tokenizer (model/native/keepalived.py) reads them."""
-    out: list[str] = []
-    i, size = 0, len(line)
-    while i < size:
-        char = line[i]
-        if char.isspace():
-            i += 1
-        elif char in "#!":
-            break
-        elif char in "{}":
-            out.append(char)
-            i += 1
-        elif char == '"':
-            end = line.find('"', i + 1)
-            if end < 0:
-                raise RewriteError("unterminated '\"' quote")
-            out.append(line[i + 1 : end])
-            i = end + 1
-        else:
-            start = i
-            while i < size and not line[i].isspace() and line[i] not in '{}"':
-                i += 1
-            out.append(line[start:i])
-    return out
+    """Words and braces of one line, read by the model's keepalived tokenizer (the
+    rewrite must see the file exactly as the parser that checks it does)."""
+    try:
+        return [text for _kind, text in keepalived_tokens(line, 0, "keepalived.conf")]
+    except NativeParseError as exc:
+        raise RewriteError(exc.located[0][1]) from None
 
 
 def _scan(lines: Sequence[str]) -> list[tuple[int, list[str]]]:

@@ -29,9 +29,9 @@ from .model.consistency import (
     WARNING,
     Finding,
     Member,
-    _match,  # the grouping check_members uses; it names the groups as the findings do
     check_members,
     load_member,
+    match_groups,  # the grouping check_members uses; it names the groups as the findings do
 )
 from .model.errors import ConfigError
 from .model.native import NativeParseError
@@ -331,7 +331,7 @@ def group_summary(
         if finding.group is not None and worst.get(finding.group) != ERROR:
             worst[finding.group] = finding.severity
     summary: dict[str, dict[str, Any]] = {}
-    for cluster in _match({name: member.config for name, member in members.items()}):
+    for cluster in match_groups({name: member.config for name, member in members.items()}):
         key = cluster.name
         if key in summary:  # two unmatched groups of one name, on different members
             key = f"{key} ({next(iter(cluster.groups))})"

@@ -138,9 +138,7 @@ reload:
 import contextlib
 import json
 import os
-import shutil
 import signal
-import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -152,42 +150,30 @@ from ansible_collections.routerha.cluster.plugins.module_utils.keepalived_auth i
     status_from_dump,
 )
 from ansible_collections.routerha.cluster.plugins.module_utils.model.errors import ConfigError
-
-BACKUP_SUFFIX = ".rollover-backup"
+from ansible_collections.routerha.cluster.plugins.module_utils.staged_config import (
+    STEP_OPTIONS,
+    STEP_REQUIRED_IF,
+    forget_backup,
+    has_backup,
+    keep_backup,
+    read_text,
+    replace,
+    restore_backup,
+    temporary_beside,
+    wait_until,
+)
 
 
 def _read(module, path):
     try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            return handle.read()
+        return read_text(path)
     except OSError as exc:
         module.fail_json(msg=f"cannot read {path}: {exc}")
 
 
-def _temporary(path, text):
-    """A new file beside ``path`` with ``text`` and ``path``'s mode; its name."""
-    mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else 0o600
-    fd, temporary = tempfile.mkstemp(
-        prefix=".keepalived-", dir=os.path.dirname(os.path.abspath(path))
-    )
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.chmod(temporary, mode)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-    return temporary
-
-
-def _write(path, text):
-    """Replace ``path`` atomically, keeping its mode."""
-    os.replace(_temporary(path, text), path)
-
-
 def _config_test(module, path, text):
     """``keepalived --config-test`` of ``text`` (a file beside ``path``)."""
-    candidate = _temporary(path, text)
+    candidate = temporary_beside(path, text)
     try:
         rc, out, err = module.run_command(
             [module.params["keepalived"], "--config-test", "-f", candidate]
@@ -303,34 +289,27 @@ def main():
                 "choices": ["status", "set", "restore"],
                 "default": "status",
             },
-            "type": {
-                "type": "str",
-                "choices": ["plaintext-password", "ah", "none"],
-                "default": "plaintext-password",
-            },
-            "password": {"type": "str", "no_log": True},
-            "at": {"type": "float"},
-            "final": {"type": "bool", "default": False},
+            **STEP_OPTIONS,
             "config": {"type": "path", "default": "/etc/keepalived/keepalived.conf"},
             "pidfile": {"type": "path", "default": "/run/keepalived.pid"},
             "reload_command": {"type": "str"},
             "keepalived": {"type": "path", "default": "keepalived"},
             "dump_dir": {"type": "path", "default": "/tmp"},
         },
-        required_if=[("type", "plaintext-password", ["password"]), ("type", "ah", ["password"])],
+        required_if=STEP_REQUIRED_IF,
         supports_check_mode=True,
     )
     p = module.params
-    path, backup = p["config"], p["config"] + BACKUP_SUFFIX
+    path = p["config"]
     text = _read(module, path)
     previous_text = text
     result = {"changed": False}
     try:
         if p["operation"] == "restore":
-            if os.path.exists(backup):
+            if has_backup(path):
                 result["changed"] = True
                 if not module.check_mode:
-                    os.replace(backup, path)
+                    restore_backup(path)
                     text = _read(module, path)
         elif p["operation"] == "set":
             new = set_auth(text, p["instance"], p["type"], p["password"])
@@ -338,19 +317,17 @@ def main():
                 result["changed"] = True
                 if not module.check_mode:
                     _config_test(module, path, new)
-                    if not os.path.exists(backup):
-                        shutil.copy2(path, backup)
-                    _write(path, new)
+                    keep_backup(path)
+                    replace(path, new)
                 text = new
         standing = describe(text, p["instance"], p["type"], p["password"])
     except (RewriteError, ConfigError) as exc:
         module.fail_json(msg=f"{path}: {exc}")
     if result["changed"] and not module.check_mode:
-        if p["at"]:
-            time.sleep(max(0.0, p["at"] - time.time()))
-        result["reload"] = _reload(module, undo=lambda: _write(path, previous_text))
-    if p["final"] and not module.check_mode and os.path.exists(backup):
-        os.unlink(backup)
+        wait_until(p["at"])
+        result["reload"] = _reload(module, undo=lambda: replace(path, previous_text))
+    if p["final"] and not module.check_mode:
+        forget_backup(path)
     result["standing"] = standing
     result["status"] = _status(module)
     module.exit_json(**result)

@@ -111,9 +111,6 @@ reload:
 
 import json
 import os
-import shutil
-import tempfile
-import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.routerha.cluster.plugins.module_utils.auth_rollover import (
@@ -122,32 +119,26 @@ from ansible_collections.routerha.cluster.plugins.module_utils.auth_rollover imp
     dumps,
 )
 from ansible_collections.routerha.cluster.plugins.module_utils.model.errors import ConfigError
-
-BACKUP_SUFFIX = ".rollover-backup"
+from ansible_collections.routerha.cluster.plugins.module_utils.staged_config import (
+    STEP_OPTIONS,
+    STEP_REQUIRED_IF,
+    forget_backup,
+    has_backup,
+    keep_backup,
+    read_text,
+    replace,
+    restore_backup,
+    wait_until,
+)
 
 
 def _read(module, path):
+    """The file's text and what it holds."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+        text = read_text(path)
+        return text, json.loads(text)
     except (OSError, ValueError) as exc:
         module.fail_json(msg=f"cannot read {path}: {exc}")
-
-
-def _write(path, text):
-    """Replace ``path`` atomically, with its mode (0600 for a file with passwords)."""
-    mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else 0o600
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(prefix=".routerhad-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def _ctl(module, *args, undo=None):
@@ -177,55 +168,44 @@ def main():
                 "choices": ["status", "accept", "send", "drop", "set", "restore"],
                 "default": "status",
             },
-            "type": {
-                "type": "str",
-                "choices": ["plaintext-password", "ah", "none"],
-                "default": "plaintext-password",
-            },
-            "password": {"type": "str", "no_log": True},
-            "at": {"type": "float"},
-            "final": {"type": "bool", "default": False},
+            **STEP_OPTIONS,
             "config": {"type": "path", "default": "/etc/routerha/routerhad.json"},
             "control": {"type": "path", "default": "/run/routerha/routerhad.sock"},
             "routerhactl": {"type": "path", "default": "routerhactl"},
         },
-        required_if=[("type", "plaintext-password", ["password"]), ("type", "ah", ["password"])],
+        required_if=STEP_REQUIRED_IF,
         supports_check_mode=True,
     )
     p = module.params
-    path, backup = p["config"], p["config"] + BACKUP_SUFFIX
-    data = _read(module, path)
-    with open(path, encoding="utf-8") as handle:
-        previous_text = handle.read()
+    path = p["config"]
+    previous_text, data = _read(module, path)
     result = {"changed": False}
     try:
         if p["operation"] == "restore":
-            if os.path.exists(backup):
+            if has_backup(path):
                 result["changed"] = True
                 if not module.check_mode:
-                    os.replace(backup, path)
+                    restore_backup(path)
         elif p["operation"] != "status":
             new = apply_operation(data, p["group"], p["operation"], p["type"], p["password"])
             if new != data:
                 result["changed"] = True
                 if not module.check_mode:
-                    if not os.path.exists(backup):
-                        shutil.copy2(path, backup)
-                    _write(path, dumps(new))
+                    keep_backup(path)
+                    replace(path, dumps(new))
                 data = new
         standing = describe(data, p["group"], p["type"], p["password"])
     except ConfigError as exc:
         module.fail_json(msg=f"{path}: {exc}")
     if result["changed"] and not module.check_mode:
-        if p["at"]:
-            time.sleep(max(0.0, p["at"] - time.time()))
+        wait_until(p["at"])
         # routerhactl exits non-zero with routerhad's reason when it refuses the
         # reload; the running configuration then stays, and so must the file.
         result["reload"] = _ctl(
-            module, "reload", "--json", undo=lambda: _write(path, previous_text)
+            module, "reload", "--json", undo=lambda: replace(path, previous_text)
         )
-    if p["final"] and not module.check_mode and os.path.exists(backup):
-        os.unlink(backup)
+    if p["final"] and not module.check_mode:
+        forget_backup(path)
     result["standing"] = standing
     result["status"] = _status(module) if os.path.exists(p["control"]) else None
     module.exit_json(**result)

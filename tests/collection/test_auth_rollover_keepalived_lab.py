@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from lab.netlab import Keepalived, keepalived_instance
-from tests.daemon_lab.routerhad_lab import Fleet, KeepalivedReport, group
+from tests.daemon_lab.routerhad_lab import KeepalivedReport, group
 
 VIP_CIDR = "10.9.0.100/24"
 OLD, NEW = "OLDPASS1", "NEWPASS2"
@@ -27,11 +27,6 @@ ROUTERHACTL = Path(sys.executable).with_name("routerhactl")
 AUTH = {"PASS": "plaintext-password", "AH": "ah"}
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
-
-
-@pytest.fixture
-def fleet(lab):
-    return Fleet(lab)
 
 
 def pair(lab, fleet, auth="PASS") -> Keepalived:

@@ -13,18 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon_lab.routerhad_lab import Fleet, group
+from tests.daemon_lab.routerhad_lab import group
 
 VIP_CIDR = "10.9.0.100/24"
 OLD, NEW = "OLDPASS1", "NEWPASS2"
 ROUTERHACTL = Path(sys.executable).with_name("routerhactl")
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
-
-
-@pytest.fixture
-def fleet(lab):
-    return Fleet(lab)
 
 
 def pair(lab, fleet, auth_type="plaintext-password", version=2, extra_member=False):

@@ -232,7 +232,7 @@ def _load_model(data: str | Mapping[str, Any], source: str) -> Member:
 
 
 @dataclass
-class _Cluster:
+class GroupCluster:
     """One virtual router: the group of each member that takes part in it."""
 
     groups: dict[str, VrrpGroup] = field(default_factory=dict)
@@ -265,10 +265,10 @@ def _key(group: VrrpGroup) -> tuple[str, int, int]:
     return (group.interface, _family(group), group.vrid)
 
 
-def _match(configs: Mapping[str, Config]) -> list[_Cluster]:
+def match_groups(configs: Mapping[str, Config]) -> list[GroupCluster]:
     """Put each member's groups into clusters, exact (interface, family, VRID) first,
     then by shared virtual addresses (a VRID or interface name that differs)."""
-    clusters: list[_Cluster] = []
+    clusters: list[GroupCluster] = []
     for member, config in configs.items():
         pending = []
         for group in config.groups.values():
@@ -281,7 +281,7 @@ def _match(configs: Mapping[str, Config]) -> list[_Cluster]:
             else:
                 pending.append(group)
         for group in pending:
-            best: _Cluster | None = None
+            best: GroupCluster | None = None
             best_overlap = 0
             ips = set(group.advertised_addresses)
             for cluster in clusters:
@@ -291,7 +291,7 @@ def _match(configs: Mapping[str, Config]) -> list[_Cluster]:
                 if overlap > best_overlap:
                     best, best_overlap = cluster, overlap
             if best is None:
-                clusters.append(_Cluster({member: group}))
+                clusters.append(GroupCluster({member: group}))
             else:
                 best.groups[member] = group
     return clusters
@@ -355,7 +355,7 @@ def check_members(
         for ifname, found in (interface_addresses or {}).get(name, {}).items():
             addresses[name][ifname] = tuple(found)
     report = _Report(fingerprint_key if fingerprint_key is not None else secrets.token_bytes(32))
-    clusters = _match(configs)
+    clusters = match_groups(configs)
     cluster_of = {
         (member, group.name): index
         for index, cluster in enumerate(clusters)
@@ -380,7 +380,7 @@ def check_members(
     )
 
 
-def _values(cluster: _Cluster, get: Callable[[VrrpGroup], Any]) -> dict[str, Any]:
+def _values(cluster: GroupCluster, get: Callable[[VrrpGroup], Any]) -> dict[str, Any]:
     return {member: get(group) for member, group in cluster.groups.items()}
 
 
@@ -392,7 +392,7 @@ def _seconds(value: float) -> str:
     return f"{value:g} s"
 
 
-def _check_presence(report: _Report, cluster: _Cluster, names: list[str]) -> None:
+def _check_presence(report: _Report, cluster: GroupCluster, names: list[str]) -> None:
     """A group some members lack: those members back nothing up."""
     missing = [name for name in names if name not in cluster.groups]
     if not missing:
@@ -423,7 +423,7 @@ def _check_presence(report: _Report, cluster: _Cluster, names: list[str]) -> Non
         )
 
 
-def _check_preempt_delay(report: _Report, cluster: _Cluster) -> None:
+def _check_preempt_delay(report: _Report, cluster: GroupCluster) -> None:
     if any(g.preempt for g in cluster.groups.values()):
         return
     delays = {m: g.preempt_delay for m, g in cluster.groups.items() if g.preempt_delay}
@@ -439,7 +439,7 @@ def _check_preempt_delay(report: _Report, cluster: _Cluster) -> None:
         )
 
 
-def _check_settings(report: _Report, cluster: _Cluster) -> None:
+def _check_settings(report: _Report, cluster: GroupCluster) -> None:
     """Settings every member must share for the advertisements to be accepted."""
     label = cluster.label()
     checks: tuple[tuple[str, str, str, Callable[[VrrpGroup], Any], Callable[[Any], str]], ...] = (
@@ -493,7 +493,7 @@ def _check_settings(report: _Report, cluster: _Cluster) -> None:
             )
 
 
-def _check_disabled(report: _Report, cluster: _Cluster) -> None:
+def _check_disabled(report: _Report, cluster: GroupCluster) -> None:
     disabled = [m for m, g in cluster.groups.items() if g.disable]
     if disabled and len(disabled) < len(cluster.groups):
         report.add(
@@ -507,7 +507,7 @@ def _check_disabled(report: _Report, cluster: _Cluster) -> None:
         )
 
 
-def _check_authentication(report: _Report, cluster: _Cluster) -> None:
+def _check_authentication(report: _Report, cluster: GroupCluster) -> None:
     label = cluster.label()
     auths = _values(cluster, lambda g: g.authentication)
     types = {m: a.type.value if a else "none" for m, a in auths.items()}
@@ -559,7 +559,7 @@ def _check_authentication(report: _Report, cluster: _Cluster) -> None:
         )
 
 
-def _check_addresses(report: _Report, cluster: _Cluster) -> None:
+def _check_addresses(report: _Report, cluster: GroupCluster) -> None:
     values = _values(cluster, lambda g: frozenset(g.advertised_addresses))
     if len(set(values.values())) > 1:
         report.add(
@@ -574,7 +574,7 @@ def _check_addresses(report: _Report, cluster: _Cluster) -> None:
         )
 
 
-def _check_priorities(report: _Report, cluster: _Cluster) -> None:
+def _check_priorities(report: _Report, cluster: GroupCluster) -> None:
     by_priority: dict[int, list[str]] = {}
     for member, group in cluster.groups.items():
         by_priority.setdefault(group.priority, []).append(member)
@@ -606,7 +606,7 @@ def _check_priorities(report: _Report, cluster: _Cluster) -> None:
 
 
 def _check_owners(
-    report: _Report, cluster: _Cluster, addresses: Mapping[str, Mapping[str, tuple[Any, ...]]]
+    report: _Report, cluster: GroupCluster, addresses: Mapping[str, Mapping[str, tuple[Any, ...]]]
 ) -> None:
     """Priority 255 belongs to the router that owns the virtual address (RFC 3768
     section 5.3.4, RFC 5798 section 5.2.4); checked where the interface addresses are
@@ -661,7 +661,7 @@ def _sync_partners(
 def _check_sync_membership(
     report: _Report,
     index: int,
-    clusters: list[_Cluster],
+    clusters: list[GroupCluster],
     configs: Mapping[str, Config],
     cluster_of: Mapping[tuple[str, str], int],
 ) -> None:
@@ -700,7 +700,7 @@ def _check_sync_membership(
 def _check_sync_groups(
     report: _Report,
     configs: Mapping[str, Config],
-    clusters: list[_Cluster],
+    clusters: list[GroupCluster],
     cluster_of: Mapping[tuple[str, str], int],
 ) -> None:
     """Inside each member's sync groups; and whether a sync group's groups would be
@@ -774,7 +774,7 @@ def _check_sync_groups(
 def _map_semantic(
     report: _Report,
     problems: Mapping[str, Sequence[tuple[str, str]]],
-    clusters: list[_Cluster],
+    clusters: list[GroupCluster],
     cluster_of: Mapping[tuple[str, str], int],
 ) -> None:
     """A member's semantic problems as findings, under the group's report name."""
@@ -792,7 +792,7 @@ def _map_semantic(
 def _group_of(
     path: str,
     member: str,
-    clusters: list[_Cluster],
+    clusters: list[GroupCluster],
     cluster_of: Mapping[tuple[str, str], int],
 ) -> str | None:
     """The report name of the group a member's key path is in (names may hold dots)."""

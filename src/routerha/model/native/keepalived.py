@@ -96,8 +96,8 @@ class Block:
         return self.words[1:]
 
 
-def _tokens(line: str, lineno: int, source: str) -> list[tuple[str, str]]:
-    """(kind, text) pairs: kind is "word", "{" or "}"."""
+def tokens(line: str, lineno: int, source: str) -> list[tuple[str, str]]:
+    """(kind, text) pairs of one line, as keepalived reads it: kind is "word", "{" or "}"."""
     out: list[tuple[str, str]] = []
     i, size = 0, len(line)
     while i < size:
@@ -138,7 +138,7 @@ def read_blocks(text: str, source: str = "<string>") -> list[Block]:
     for lineno, raw in enumerate(text.split("\n"), start=1):
         stripped = raw.strip()
         words: list[str] = []
-        for kind, token in _tokens(raw, lineno, source):
+        for kind, token in tokens(raw, lineno, source):
             if kind == "word":
                 words.append(token)
                 continue
