@@ -28,6 +28,7 @@ author:
   - routerha developers (@routerha)
 extends_documentation_fragment:
   - routerha.cluster.attributes
+  - routerha.cluster.rollover_step
 attributes:
   check_mode:
     support: full
@@ -59,15 +60,6 @@ options:
       - The password to reach (C(auth_pass)), at most 8 octets, one word without quotes, C(#), C(!),
         braces or backslashes. Required unless O(type=none).
     type: str
-  at:
-    description:
-      - Seconds since the epoch at which to reload, for a change all members commit at one agreed time.
-        The file is written at once; the reload, which makes it take effect, waits until then.
-    type: float
-  final:
-    description: This is the last step of a rollover; the kept file is removed after it.
-    type: bool
-    default: false
   config:
     description: keepalived's configuration file (no C(include); the instance's block must not be on one line).
     type: path

@@ -22,6 +22,7 @@ author:
   - routerha developers (@routerha)
 extends_documentation_fragment:
   - routerha.cluster.attributes
+  - routerha.cluster.rollover_step
 attributes:
   check_mode:
     support: full
@@ -50,15 +51,6 @@ options:
   password:
     description: The password to reach (at most 8 octets, RFC 3768). Required unless O(type=none).
     type: str
-  at:
-    description:
-      - Seconds since the epoch at which to reload, for a change all members commit at one agreed time.
-        The file is written at once; the reload, which makes it take effect, waits until then.
-    type: float
-  final:
-    description: This is the last step of a rollover; the kept configuration is removed after it.
-    type: bool
-    default: false
   config:
     description: routerhad's configuration file.
     type: path
