@@ -23,8 +23,11 @@ from routerha.ctsync.protocol import (
 class Link:
     """Two protocol ends, a virtual clock, loss and reordering-free delay."""
 
-    def __init__(self, loss=0.0, seed=0, jitter=0.0, duplicate=0.0, **options):
+    def __init__(self, loss=0.0, seed=0, jitter=0.0, duplicate=0.0, buffer=None, **options):
         self.rng = random.Random(seed)
+        #: Datagrams that may wait for each end (its socket buffer); more are dropped.
+        self.buffer = buffer
+        self.most_waiting = 0
         self.loss = loss
         self.jitter = jitter
         self.duplicate = duplicate
@@ -41,6 +44,10 @@ class Link:
         for action in actions:
             if isinstance(action, Send):
                 copies = 2 if self.rng.random() < self.duplicate else 1
+                waiting = sum(1 for m in self.in_flight if m[1] == self.other(name))
+                self.most_waiting = max(self.most_waiting, waiting + 1)
+                if self.buffer is not None and waiting >= self.buffer:
+                    continue  # the receiver's socket buffer is full
                 for _ in range(copies):
                     if self.rng.random() >= self.loss:
                         arrival = self.now + 0.001 + self.rng.random() * self.jitter
@@ -170,14 +177,65 @@ def test_messages_respect_the_payload_size():
     assert len(sends) > 1 and all(len(s.datagram) <= 500 for s in sends)
 
 
+def test_a_bulk_sync_paces_itself_to_the_window():
+    """100,000 entries into a peer whose socket buffer holds 200 datagrams: the
+    window keeps the burst inside it, so everything arrives without a resend."""
+    link = Link(buffer=200, window=128)
+    link.handle("b", link.ends["b"].start(0.0))
+    link.run(0.01)
+    entries = [(i.to_bytes(40, "big"), bytes(40)) for i in range(100_000)]
+    link.handle("a", link.ends["a"].bulk(entries, link.now))
+    link.run(link.now + 5)
+    assert len(link.external["b"]) == 100_000
+    assert any(isinstance(e, BulkReceived) for e in link.events["b"])
+    assert link.most_waiting <= 128
+    assert link.ends["a"].stats["resent"] == 0
+    assert not link.ends["a"].unacked and not link.ends["a"].pending
+
+
+def test_without_a_window_the_same_bulk_overruns_the_buffer():
+    # The counterpart of the test above: what the window prevents.
+    link = Link(buffer=200, window=1_000_000)
+    link.handle("b", link.ends["b"].start(0.0))
+    link.run(0.01)
+    entries = [(i.to_bytes(40, "big"), bytes(40)) for i in range(100_000)]
+    link.handle("a", link.ends["a"].bulk(entries, link.now))
+    link.run(link.now + 0.005)
+    assert link.most_waiting > 200 and len(link.external["b"]) < 100_000
+
+
+def test_changes_wait_while_the_window_is_shut_and_flow_when_it_opens():
+    link = Link(window=2, payload_size=200)
+    link.handle("a", link.ends["a"].start(0.0))
+    link.handle("b", link.ends["b"].start(0.0))
+    link.run(0.01)
+    a = link.ends["a"]
+    for i in range(100):
+        a.update(f"key{i}".encode(), bytes(30))
+    sends = [x for x in a.flush(link.now) if isinstance(x, Send)]
+    assert len(sends) == 2 and a.pending  # two messages in flight, the rest waits
+    link.handle("a", sends)
+    link.run(link.now + 1)
+    assert len(link.external["b"]) == 100 and not a.pending
+
+
 def test_unbounded_backlog_turns_into_a_bulk_sync():
-    end = SyncProtocol(max_unacked=100)
-    for i in range(150):
+    end = SyncProtocol(max_unacked=100, window=1)
+    for i in range(50):
         end.update(f"key{i}".encode(), b"x")
-    end.flush(0.0)
-    assert len(end.unacked) <= 100
-    end.update(b"more", b"x")
+    end.flush(0.0)  # the one message the window allows; the peer never answers
+    for i in range(150):
+        end.update(f"more{i}".encode(), b"x")
     assert any(isinstance(a, ResyncRequested) for a in end.flush(1.0))
+    assert not end.unacked and len(end.pending) == 0
+
+
+def test_a_bulk_sync_larger_than_the_backlog_limit_is_not_dropped():
+    end = SyncProtocol(max_unacked=100, window=1)
+    end.bulk([(f"e{i}".encode(), b"x") for i in range(1000)], 0.0)
+    end.update(b"late", b"x")
+    assert not any(isinstance(a, ResyncRequested) for a in end.flush(1.0))
+    assert len(end.pending) > 100
 
 
 @settings(max_examples=500, deadline=None)

@@ -23,7 +23,7 @@ from routerha.ctsync.entry import (
     TcpInfo,
     Tuple,
 )
-from routerha.ctsync.kernel import ConntrackTable
+from routerha.ctsync.kernel import ConntrackTable, prepare
 
 from .topology import conntrack_host
 
@@ -96,13 +96,27 @@ def test_commit_and_dump_100k(lab):
             start = time.perf_counter()
             await table.flush()
             flush_time = time.perf_counter() - start
+            after_flush = await table.dump()
+
+            # As a backup does it: create messages made as entries arrive, sent at takeover.
+            start = time.perf_counter()
+            ready = [prepare(e.key, e.state(), 60) for e in entries]
+            prepare_time = time.perf_counter() - start
+            lag = LoopLag()
+            start = time.perf_counter()
+            prepared = await table.commit(ready)
+            prepared_time = time.perf_counter() - start
+            prepared_lag = lag.stop()
+            await table.flush()
             return (committed, commit_time, commit_lag, dumped, dump_time, dump_lag,
-                    replaced, replace_time, flush_time, await table.dump())  # fmt: skip
+                    replaced, replace_time, flush_time, after_flush,
+                    prepared, prepare_time, prepared_time, prepared_lag)  # fmt: skip
         finally:
             table.close()
 
     (committed, commit_time, commit_lag, dumped, dump_time, dump_lag,
-     replaced, replace_time, flush_time, after_flush) = asyncio.run(scenario())  # fmt: skip
+     replaced, replace_time, flush_time, after_flush,
+     prepared, prepare_time, prepared_time, prepared_lag) = asyncio.run(scenario())  # fmt: skip
     print(
         f"\ncommit  {COUNT} entries: {commit_time:6.1f} s = {COUNT / commit_time:7.0f}/s"
         f" (worst event-loop lag {commit_lag * 1000:.0f} ms)"
@@ -111,6 +125,9 @@ def test_commit_and_dump_100k(lab):
         f"\nreplace {len(replace)} existing entries (delete + create): {replace_time:6.1f} s"
         f" = {len(replace) / replace_time:7.0f}/s"
         f"\nflush   {COUNT} entries: {flush_time:6.2f} s"
+        f"\nprepare {COUNT} create messages (ahead of a takeover): {prepare_time:6.2f} s"
+        f"\ncommit  {COUNT} prepared entries: {prepared_time:6.2f} s"
+        f" = {COUNT / prepared_time:7.0f}/s (worst event-loop lag {prepared_lag * 1000:.0f} ms)"
     )
     assert (committed.created, committed.failed) == (COUNT, [])
     assert len(dumped) == COUNT
@@ -120,3 +137,4 @@ def test_commit_and_dump_100k(lab):
         assert (got.reply, got.mark, got.tcp.state) == (sample.reply, 7, 3)
     assert (replaced.replaced, replaced.failed) == (len(replace), [])
     assert after_flush == []
+    assert (prepared.created, prepared.failed) == (COUNT, [])

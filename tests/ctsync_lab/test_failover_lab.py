@@ -169,6 +169,11 @@ def test_200_sessions_survive_a_power_cut_of_the_master(lab):
     synced = [e for e in pair.ctl_cache("r2", "external") if e["dport"] == ECHO_PORT]
     assert len(synced) == SESSIONS, f"routerhactl shows {len(synced)}\n{pair.report()}"
     assert not sessions.problems(), f"{sessions.problems()[:10]}\n{pair.report()}"
+    # r2 encodes their create messages ahead of time: the takeover sends those.
+    deadline = time.monotonic() + 5
+    while (pair.stats("r2") or {}).get("prepared", 0) < SESSIONS and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert pair.stats("r2")["prepared"] >= SESSIONS, f"{pair.stats('r2')}\n{pair.report()}"
     fail_over(pair, sessions)
 
 

@@ -49,7 +49,7 @@ import threading
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Union
 
 from pyroute2.netlink import (
     NLM_F_ACK,
@@ -94,6 +94,7 @@ from routerha.ctsync.entry import (
     TcpInfo,
     Tuple,
 )
+from routerha.ctsync.entry import decode as decode_entry
 from routerha.ctsync.expectation import Expectation, ExpectationNat
 from routerha.ctsync.nfct import (
     CT_DELETE,
@@ -106,6 +107,7 @@ from routerha.ctsync.nfct import (
     ct_msg,
     exp_msg,
 )
+from routerha.ctsync.templates import Templates, restamp
 from routerha.errors import RouterhaError
 from routerha.ip import IPAddress
 
@@ -170,6 +172,40 @@ class CtEvent:
     #: "new", "update" or "destroy" (expectations: "new" and "destroy").
     kind: str
     entry: Entry | Expectation
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An entry of the peer's with its create message encoded ahead of a takeover.
+
+    ``prepare`` makes it when the entry arrives, so that a takeover only stamps
+    sequence numbers on ready bytes: the commit of a large table then costs the
+    kernel's time, not the encoder's.
+    """
+
+    key: bytes
+    #: The sync state it was made from (the caller compares it with the current one).
+    state: bytes
+    message: bytes
+    #: IPS_EXPECTED: committed after the masters.
+    expected: bool
+
+    def entry(self) -> Entry:
+        return decode_entry(self.key, self.state)
+
+
+def prepare(key: bytes, state: bytes, min_timeout: int) -> Prepared:
+    """The create message of the entry behind a sync key and state (SyncError if malformed)."""
+    entry = decode_entry(key, state)
+    message = _encode(
+        ct_msg,
+        _family(entry.original.src),
+        CT_NEW,
+        NLM_F_CREATE | NLM_F_EXCL,
+        0,
+        create_attrs(entry, min_timeout),
+    )
+    return Prepared(key, state, message, bool(entry.status & IPS_EXPECTED))
 
 
 @dataclass
@@ -505,19 +541,14 @@ def expectation_attrs(item: Expectation) -> list[tuple[str, Any]]:
     return attrs
 
 
+#: Encoders per message class: pyroute2's layout, reused per message shape.
+TEMPLATES = {ct_msg: Templates(ct_msg), exp_msg: Templates(exp_msg)}
+
+
 def _encode(
     kind: type[nlmsg_base], family: int, mtype: int, flags: int, seq: int, attrs: list
 ) -> bytes:
-    msg = kind()
-    msg["nfgen_family"] = family
-    msg["attrs"] = attrs
-    header = msg["header"]
-    header["type"] = mtype
-    header["flags"] = flags
-    header["sequence_number"] = seq
-    header["pid"] = 0
-    msg.encode()
-    return bytes(msg.data)
+    return TEMPLATES[kind].encode(family, mtype, flags, seq, attrs)
 
 
 def _family(address: IPAddress) -> int:
@@ -702,6 +733,8 @@ def _close(sock: CtSocket | None) -> None:
 
 #: A request for ``_pipeline``: message class, family, type, flags, attributes.
 Request = tuple[type, int, int, int, list]
+#: What ``_pipeline`` takes: a function making a Request, or a prepared message.
+Requested = Union[Callable[[], Request], bytes]
 
 
 def _parse_dump(
@@ -1069,32 +1102,41 @@ class ConntrackTable:
 
     # Writing
 
-    async def _pipeline(self, requests: Sequence[Callable[[], Request]]) -> list[int]:
+    async def _pipeline(self, requests: Sequence[Requested]) -> list[int]:
         """Send requests, many per send(); the errno of each (0: done).
 
         A request is a function making (message class, family, type, flags,
         attributes): the attributes are built and encoded in a worker thread
-        (pyroute2 takes about half a millisecond a message), so the event loop
-        stays responsive. The kernel handles the messages of one send() in
-        order, so a request may rely on an earlier one (delete, then create).
+        (even from a template it takes tens of microseconds a message), so the
+        event loop stays responsive. Or it is a message encoded already
+        (``Prepared``), which only gets its flags and sequence number. The kernel
+        handles the messages of one send() in order, so a request may rely on an
+        earlier one (delete, then create).
         """
         if not requests:
             return []
         loop = asyncio.get_running_loop()
         flight = _Flight(await self._request_socket(), len(requests))
 
-        def encode(first: int, seqs: range) -> bytes:
-            parts = []
-            for make, seq in zip(requests[first : first + len(seqs)], seqs):
+        def encode(chunk: Sequence[Requested], seqs: range) -> bytes:
+            parts: list[bytes] = []
+            for make, seq in zip(chunk, seqs):
+                extra = NLM_F_REQUEST | (NLM_F_ACK if seq == seqs[-1] else 0)
+                if isinstance(make, bytes):
+                    parts.append(restamp(make, extra, seq))
+                    continue
                 kind, family, mtype, flags, attrs = make()
-                flags |= NLM_F_REQUEST | (NLM_F_ACK if seq == seqs[-1] else 0)
-                parts.append(_encode(kind, family, mtype, flags, seq, attrs))
+                parts.append(_encode(kind, family, mtype, flags | extra, seq, attrs))
             return b"".join(parts)
 
         try:
             for first in range(0, len(requests), PIPELINE_CHUNK):
                 seqs = self._next_seqs(min(PIPELINE_CHUNK, len(requests) - first))
-                data = await loop.run_in_executor(None, encode, first, seqs)
+                chunk = requests[first : first + len(seqs)]
+                if all(isinstance(r, bytes) for r in chunk):
+                    data = encode(chunk, seqs)  # microseconds: not worth a thread
+                else:
+                    data = await loop.run_in_executor(None, encode, chunk, seqs)
                 if not await flight.wait_until(PIPELINE_WINDOW - len(seqs)):
                     break
                 flight.send(data, first, seqs)
@@ -1104,44 +1146,48 @@ class ConntrackTable:
             flight.close()
         return flight.results
 
-    async def commit(self, entries: Iterable[Entry], *, min_timeout: int = 60) -> CommitResult:
+    async def commit(
+        self, entries: Iterable[Entry | Prepared], *, min_timeout: int = 60
+    ) -> CommitResult:
         """Create each entry in the kernel (see ``create_attrs``); replace those that exist.
 
         Masters go before related entries (IPS_EXPECTED). An entry that exists
-        (EEXIST) is deleted and created again, both in one send().
+        (EEXIST) is deleted and created again, both in one send(). A ``Prepared``
+        entry is sent as it was encoded (its ``min_timeout`` was applied then).
         """
-        ordered = sorted(entries, key=lambda e: bool(e.status & IPS_EXPECTED))
+        ordered = sorted(entries, key=_is_expected)
         result = CommitResult()
 
-        def create(entry: Entry) -> Callable[[], Request]:
+        def create(item: Entry | Prepared) -> Requested:
+            if isinstance(item, Prepared):
+                return item.message
             return lambda: (
                 ct_msg,
-                _family(entry.original.src),
+                _family(item.original.src),
                 CT_NEW,
                 NLM_F_CREATE | NLM_F_EXCL,
-                create_attrs(entry, min_timeout),
+                create_attrs(item, min_timeout),
             )
 
-        delete = _delete_request
         codes = await self._pipeline([create(e) for e in ordered])
         existing = []
-        for entry, code in zip(ordered, codes):
+        for item, code in zip(ordered, codes):
             if code == 0:
                 result.created += 1
             elif code == errno.EEXIST:
-                existing.append(entry)
+                existing.append(item)
             else:
-                result.failed.append((entry, code))
+                result.failed.append((_entry_of(item), code))
         if existing:
-            requests = []
-            for entry in existing:
-                requests += [delete(entry), create(entry)]
+            requests: list[Requested] = []
+            for item in existing:
+                requests += [_delete_request(_entry_of(item)), create(item)]
             codes = await self._pipeline(requests)
-            for entry, code in zip(existing, codes[1::2]):
+            for item, code in zip(existing, codes[1::2]):
                 if code == 0:
                     result.replaced += 1
                 else:
-                    result.failed.append((entry, code))
+                    result.failed.append((_entry_of(item), code))
         return result
 
     async def delete(self, entry: Entry) -> None:
@@ -1217,6 +1263,16 @@ class ConntrackTable:
                 else:
                     result.failed.append((item, code))
         return result
+
+
+def _is_expected(item: Entry | Prepared) -> bool:
+    if isinstance(item, Prepared):
+        return item.expected
+    return bool(item.status & IPS_EXPECTED)
+
+
+def _entry_of(item: Entry | Prepared) -> Entry:
+    return item.entry() if isinstance(item, Prepared) else item
 
 
 def _delete_request(entry: Entry) -> Callable[[], Request]:

@@ -30,9 +30,14 @@ entry matters, which makes recovery simple:
   sends as ordinary DATA ending in a BULK_END record, delivered as reliably as
   the entries: the receiver reports the bulk complete once nothing before that
   record is missing.
-- A resend queue over ``max_unacked`` entries is dropped and replaced by a bulk
-  sync, and a gap over ``max_gap`` messages makes the receiver ask for one: memory
-  stays bounded when the peer is gone for a long time.
+- Flow control: at most ``window`` DATA messages are unacknowledged at a time;
+  the rest waits in the pending queue (latest state per entry) until ACKs open
+  the window. A bulk sync of a large table therefore paces itself to the
+  peer instead of overrunning the link's and the peer's socket buffers.
+- A backlog over ``max_unacked`` entries while the window is shut (the peer is
+  gone) is dropped and replaced by a bulk sync, and a gap over ``max_gap``
+  messages makes the receiver ask for one: memory stays bounded when the peer
+  is gone for a long time.
 """
 
 from __future__ import annotations
@@ -177,6 +182,7 @@ class SyncProtocol:
         nack_retry: float = 0.2,
         max_unacked: int = 200_000,
         max_gap: int = 4096,
+        window: int = 128,
         resync_retry: float = 1.0,
         first_sequence: int | None = None,
     ) -> None:
@@ -187,6 +193,7 @@ class SyncProtocol:
         self.nack_retry = nack_retry
         self.max_unacked = max_unacked
         self.max_gap = max_gap
+        self.window = window
         self.resync_retry = resync_retry
         #: When to repeat an unanswered RESYNC request (None: none outstanding).
         self.resync_at: float | None = None
@@ -247,24 +254,41 @@ class SyncProtocol:
         self.pending.move_to_end(key)
 
     def flush(self, now: float) -> list[Action]:
-        """Pack what is pending into DATA messages of at most ``payload_size`` octets."""
+        """Pack what is pending into DATA messages of at most ``payload_size`` octets,
+        as many as the window allows; the rest goes out as ACKs open it."""
         actions: list[Action] = []
+        if self._backlog_overflows():
+            # The peer has been gone too long: forget, and send everything when it is back.
+            self.pending.clear()
+            self.unacked.clear()
+            self.sent.clear()
+            self.need_bulk = True
         if self.need_bulk:
             actions.append(ResyncRequested())
             self.need_bulk = False
-        batch: list[tuple[bytes, Op, bytes]] = []
-        size = 0
-        while self.pending:
-            key, (op, state) = self.pending.popitem(last=False)
-            length = RECORD.size + len(key) + len(state)
-            if batch and size + length > self.payload_size - HEADER.size:
-                actions.append(self._data(batch, now))
-                batch, size = [], 0
-            batch.append((key, op, state))
-            size += length
-        if batch:
+        limit = self.payload_size - HEADER.size
+        while self.pending and len(self.sent) < self.window:
+            batch: list[tuple[bytes, Op, bytes]] = []
+            size = 0
+            while self.pending:
+                key, (op, state) = next(iter(self.pending.items()))
+                length = RECORD.size + len(key) + len(state)
+                if batch and size + length > limit:
+                    break
+                del self.pending[key]
+                batch.append((key, op, state))
+                size += length
             actions.append(self._data(batch, now))
         return actions
+
+    def _backlog_overflows(self) -> bool:
+        """A shut window and more waiting than ``max_unacked`` (not a bulk sync in progress,
+        which is as large as the table and paced by the window on purpose)."""
+        return (
+            len(self.sent) >= self.window
+            and len(self.pending) + len(self.unacked) > self.max_unacked
+            and BULK_END_KEY not in self.pending
+        )
 
     def bulk(self, entries: Iterable[tuple[bytes, bytes]], now: float) -> list[Action]:
         """Send every given (key, state) between BULK_BEGIN and BULK_END."""
@@ -288,11 +312,6 @@ class SyncProtocol:
             keys.append(key)
         self.sent[seq] = keys
         self.stats["sent"] += 1
-        if len(self.unacked) > self.max_unacked:
-            # The peer has been gone too long: forget, and send everything when it is back.
-            self.unacked.clear()
-            self.sent.clear()
-            self.need_bulk = True
         self.last_sent_at = now
         return Send(self._header(Kind.DATA, seq, body))
 
@@ -338,7 +357,7 @@ class SyncProtocol:
             return self._receive_data(seq, parsed, now)
         if kind is Kind.ACK:
             self._acked(_range(body)[1])
-            return []
+            return self.flush(now) if self.pending else []  # the window opened
         if kind is Kind.NACK:
             return self._nacked(*_range(body), now)
         if kind is Kind.ALIVE:

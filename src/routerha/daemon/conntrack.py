@@ -32,7 +32,7 @@ from typing import Any, Callable
 from routerha.ctsync import entry as ct
 from routerha.ctsync import expectation as cx
 from routerha.ctsync.entry import PROTOCOL_NAMES
-from routerha.ctsync.kernel import Overrun
+from routerha.ctsync.kernel import Overrun, Prepared, prepare
 from routerha.ctsync.protocol import (
     Action,
     Apply,
@@ -54,6 +54,11 @@ log = logging.getLogger("routerhad")
 STARTUP_HOLD = 10.0
 #: Entries committed on takeover live at least this long, so the first packets find them.
 MIN_COMMIT_TIMEOUT = 60
+#: The peer's changed entries get their create messages encoded (``prepare``) in
+#: batches this far apart: an entry that changes several times in a row (SYN,
+#: then ESTABLISHED) is encoded once, and a takeover finds them ready.
+PREPARE_DELAY = 0.25
+PREPARE_BATCH = 5000
 
 
 #: Never synced: VRRP itself, IGMP, AH (VRRP authentication) and ESP.
@@ -142,6 +147,10 @@ class ConntrackSyncService:
         self.filter = SyncFilter(config, own=(link.local, *((config.peer,) if config.peer else ())))
         self.internal: dict[bytes, bytes] = {}
         self.external: dict[bytes, bytes] = {}
+        #: Create messages of external entries, made ahead of a takeover (by key).
+        self.prepared: dict[bytes, Prepared] = {}
+        self._unprepared: set[bytes] = set()
+        self._preparing: asyncio.Task | None = None
         self.on_hold_changed = on_hold_changed
         self.hold_until = 0.0
         self.bulk_complete = False
@@ -168,8 +177,9 @@ class ConntrackSyncService:
         log.info("conntrack sync on %s: %d own entries", self.config.interface, len(self.internal))
 
     async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
+        for task in (*self.tasks, self._preparing):
+            if task is not None:
+                task.cancel()
         self.loop.remove_reader(self.link.sock.fileno())
         if self._timer is not None:
             self._timer.cancel()
@@ -273,8 +283,12 @@ class ConntrackSyncService:
                 if action.op is Op.UPDATE:
                     self.external[action.key] = action.state
                     to_commit.append(action.key)
+                    if not cx.is_expectation_key(action.key):
+                        self._unprepared.add(action.key)
                 else:
                     self.external.pop(action.key, None)
+                    self.prepared.pop(action.key, None)
+                    self._unprepared.discard(action.key)
             elif isinstance(action, ResyncRequested):
                 self._carry_out(self.protocol.bulk(self.internal.items(), self.loop.time()))
             elif isinstance(action, PeerRestarted):
@@ -294,7 +308,26 @@ class ConntrackSyncService:
             # No external cache (or already master): into the kernel right away.
             entries = [self._entry(k) for k in to_commit if k in self.external]
             self.tasks.append(self.loop.create_task(self._commit([e for e in entries if e])))
+        elif self._unprepared and self._preparing is None:
+            self._preparing = self.loop.create_task(self._prepare())
         self._rearm()
+
+    async def _prepare(self) -> None:
+        """Encode the create messages of the external entries that changed, in a worker
+        thread; a takeover then sends them as they are (see ``become_master``)."""
+        try:
+            while self._unprepared:
+                await asyncio.sleep(PREPARE_DELAY)
+                keys = list(self._unprepared)[:PREPARE_BATCH]
+                self._unprepared.difference_update(keys)
+                batch = [(k, self.external[k]) for k in keys if k in self.external]
+                made = await self.loop.run_in_executor(None, _prepare_batch, batch)
+                for item in made:
+                    # Only if no newer state arrived meanwhile (that one is unprepared again).
+                    if self.external.get(item.key) is item.state:
+                        self.prepared[item.key] = item
+        finally:
+            self._preparing = None
 
     def _rearm(self) -> None:
         if self._timer is not None:
@@ -310,12 +343,22 @@ class ConntrackSyncService:
     async def become_master(self) -> None:
         """Commit the peer's entries into the kernel (before the addresses come up)."""
         self.master = True
-        entries = [e for e in (self._entry(k) for k in list(self.external)) if e is not None]
-        await self._commit(entries)
+        items: list[ct.Entry | cx.Expectation | Prepared] = []
+        for key, state in list(self.external.items()):
+            ready = self.prepared.get(key)
+            if ready is not None and ready.state is state:
+                items.append(ready)
+            else:
+                item = self._entry(key)
+                if item is not None:
+                    items.append(item)
+        await self._commit(items)
 
     async def after_master(self) -> None:
         """Once master: the committed entries are ours now; the peer gets them all."""
         self.external.clear()
+        self.prepared.clear()
+        self._unprepared.clear()
         self._load(await self._dump())
         self._carry_out(self.protocol.bulk(self.internal.items(), self.loop.time()))
 
@@ -323,9 +366,9 @@ class ConntrackSyncService:
         self.master = False
         self._carry_out(self.protocol.request_resync(self.loop.time()))
 
-    async def _commit(self, items: list[ct.Entry | cx.Expectation]) -> None:
+    async def _commit(self, items: list[ct.Entry | cx.Expectation | Prepared]) -> None:
         """Entries, then the expectations, whose masters must exist first."""
-        entries = [i for i in items if isinstance(i, ct.Entry)]
+        entries = [i for i in items if not isinstance(i, cx.Expectation)]
         expectations = [i for i in items if isinstance(i, cx.Expectation)]
         if not items:
             return
@@ -376,12 +419,24 @@ class ConntrackSyncService:
             "sync_group": self.config.sync_group,
             "internal_cache": len(self.internal),
             "external_cache": len(self.external),
+            "prepared": len(self.prepared),
             "bulk_complete": self.bulk_complete,
             "holding": self.holding,
             **self.counters,
             "malformed": self.protocol.stats["malformed"],
             "protocol": dict(self.protocol.stats),
         }
+
+
+def _prepare_batch(batch: list[tuple[bytes, bytes]]) -> list[Prepared]:
+    """``prepare`` each (key, state), leaving out malformed ones (run in a worker thread)."""
+    out = []
+    for key, state in batch:
+        try:
+            out.append(prepare(key, state, MIN_COMMIT_TIMEOUT))
+        except SyncError:
+            continue
+    return out
 
 
 def describe_expectation(x: cx.Expectation) -> dict[str, Any]:
