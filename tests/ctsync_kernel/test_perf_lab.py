@@ -8,6 +8,7 @@ Run with ``-s`` to see the numbers::
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 import os
 import time
@@ -24,6 +25,7 @@ from routerha.ctsync.entry import (
     Tuple,
 )
 from routerha.ctsync.kernel import ConntrackTable, prepare
+from routerha.daemon.main import steady_loop
 
 from .topology import conntrack_host
 
@@ -74,6 +76,7 @@ def test_commit_and_dump_100k(lab):
     replace = entries[:10000]
 
     async def scenario():
+        steady_loop(realtime=False)  # routerhad's garbage collector settings
         table = ConntrackTable(netns=lab.ns("rp"))
         await table.open()
         try:
@@ -114,9 +117,14 @@ def test_commit_and_dump_100k(lab):
         finally:
             table.close()
 
-    (committed, commit_time, commit_lag, dumped, dump_time, dump_lag,
-     replaced, replace_time, flush_time, after_flush,
-     prepared, prepare_time, prepared_time, prepared_lag) = asyncio.run(scenario())  # fmt: skip
+    threshold = gc.get_threshold()
+    try:
+        (committed, commit_time, commit_lag, dumped, dump_time, dump_lag,
+         replaced, replace_time, flush_time, after_flush,
+         prepared, prepare_time, prepared_time, prepared_lag) = asyncio.run(scenario())  # fmt: skip
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
     print(
         f"\ncommit  {COUNT} entries: {commit_time:6.1f} s = {COUNT / commit_time:7.0f}/s"
         f" (worst event-loop lag {commit_lag * 1000:.0f} ms)"

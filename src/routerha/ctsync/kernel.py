@@ -107,6 +107,7 @@ from routerha.ctsync.nfct import (
     ct_msg,
     exp_msg,
 )
+from routerha.ctsync.reader import Message, Reader
 from routerha.ctsync.templates import Templates, restamp
 from routerha.errors import RouterhaError
 from routerha.ip import IPAddress
@@ -234,7 +235,12 @@ def inverse(t: Tuple) -> Tuple:
 
 
 def _values(nla: Any, names: Collection[str] | None = None) -> dict[str, Any]:
-    """Name -> value of an NLA chain, decoding only ``names`` (pyroute2 decodes lazily)."""
+    """Name -> value of an NLA chain, decoding only ``names`` (pyroute2 decodes lazily).
+
+    ``nla`` is a pyroute2 message or NLA, or what ``READER`` made of one (a dict).
+    """
+    if type(nla) is dict:  # pyroute2's messages are dicts too, of their own classes
+        return nla if names is None else {k: v for k, v in nla.items() if k in names}
     out = {}
     for slot in nla["attrs"]:
         name = slot.cell[0]
@@ -541,6 +547,14 @@ def expectation_attrs(item: Expectation) -> list[tuple[str, Any]]:
     return attrs
 
 
+#: Conntrack and expectation messages read with pyroute2's schema (reader.py).
+READER = Reader(
+    {
+        CT_NEW: ct_msg, CT_DELETE: ct_msg, CT_GET: ct_msg,
+        EXP_NEW: exp_msg, EXP_DELETE: exp_msg, EXP_GET: exp_msg,
+    }
+)  # fmt: skip
+
 #: Encoders per message class: pyroute2's layout, reused per message shape.
 TEMPLATES = {ct_msg: Templates(ct_msg), exp_msg: Templates(exp_msg)}
 
@@ -737,9 +751,7 @@ Request = tuple[type, int, int, int, list]
 Requested = Union[Callable[[], Request], bytes]
 
 
-def _parse_dump(
-    marshal: Any, datagrams: list[bytes], convert: Callable[[Any], Any]
-) -> tuple[list, bool, int]:
+def _parse_dump(datagrams: list[bytes], convert: Callable[[Any], Any]) -> tuple[list, bool, int]:
     """Parse dump datagrams and convert each message (in a worker thread).
 
     Returns the converted items (None left out), whether the dump is complete
@@ -747,16 +759,15 @@ def _parse_dump(
     """
     items = []
     for data in datagrams:
-        for msg in marshal.parse(data):
-            header = msg["header"]
-            error = header.get("error")
-            if error is not None:
-                return items, True, _errno_of(error)
-            if header["type"] == NLMSG_DONE:
+        for msg in READER.messages(data):
+            if msg.error is not None:
+                return items, True, msg.error
+            if msg.type == NLMSG_DONE:
                 return items, True, 0
-            item = convert(msg)
-            if item is not None:
-                items.append(item)
+            if msg.attrs is not None:
+                item = convert(msg.attrs)
+                if item is not None:
+                    items.append(item)
     return items, False, 0
 
 
@@ -949,9 +960,7 @@ class ConntrackTable:
                         raise OSError(errno.ETIMEDOUT, "conntrack dump stalled") from None
                 batch = list(arrived)
                 arrived.clear()
-                items, done, code = await loop.run_in_executor(
-                    None, _parse_dump, sock.marshal, batch, convert
-                )
+                items, done, code = await loop.run_in_executor(None, _parse_dump, batch, convert)
                 out += items
                 if code:
                     raise NetlinkError(code, f"conntrack dump: {os.strerror(code)}")
@@ -1027,7 +1036,7 @@ class ConntrackTable:
                     return
                 await self._replace_event_socket(sock)
                 raise Overrun(f"conntrack events lost: {exc}") from None
-            events = await loop.run_in_executor(None, self._parse_events, sock.marshal, datagrams)
+            events = await loop.run_in_executor(None, self._parse_events, datagrams)
             for event in events:
                 complete = await self._complete(event)
                 if complete is not None:
@@ -1058,35 +1067,33 @@ class ConntrackTable:
             return None
         return CtEvent(event.kind, current) if current is not None else None
 
-    def _parse_events(self, marshal: Any, datagrams: list[bytes]) -> list[CtEvent]:
+    def _parse_events(self, datagrams: list[bytes]) -> list[CtEvent]:
         """Datagrams from the event socket as CtEvents (in a worker thread)."""
         out = []
         for data in datagrams:
-            for msg in marshal.parse(data):
+            for msg in READER.messages(data):
                 event = self._event_of(msg)
                 if event is not None:
                     out.append(event)
         return out
 
-    def _event_of(self, msg: Any) -> CtEvent | None:
-        header = msg["header"]
-        if header.get("error") is not None or header["pid"] in self._own:
+    def _event_of(self, msg: Message) -> CtEvent | None:
+        if msg.error is not None or msg.attrs is None or msg.pid in self._own:
             return None
-        mtype = header["type"]
-        if mtype in (CT_NEW, CT_DELETE):
-            entry = entry_from_msg(msg)
+        if msg.type in (CT_NEW, CT_DELETE):
+            entry = entry_from_msg(msg.attrs)
             if entry is None or not self._wanted(entry.zone):
                 return None
-            return CtEvent(_event_kind(mtype == CT_DELETE, header["flags"]), entry)
-        if mtype in (EXP_NEW, EXP_DELETE):
-            item = expectation_from_msg(msg)
+            return CtEvent(_event_kind(msg.type == CT_DELETE, msg.flags), entry)
+        if msg.type in (EXP_NEW, EXP_DELETE):
+            item = expectation_from_msg(msg.attrs)
             if (
                 item is None
                 or not self._wanted(item.zone)
                 or item.helper not in self.expect_helpers
             ):
                 return None
-            return CtEvent(_event_kind(mtype == EXP_DELETE, header["flags"]), item)
+            return CtEvent(_event_kind(msg.type == EXP_DELETE, msg.flags), item)
         return None
 
     async def _replace_event_socket(self, old: _EventSocket) -> None:

@@ -317,7 +317,8 @@ class ConntrackSyncService:
         thread; a takeover then sends them as they are (see ``become_master``)."""
         try:
             while self._unprepared:
-                await asyncio.sleep(PREPARE_DELAY)
+                # A backlog (a bulk sync) goes on at once; a trickle waits to coalesce.
+                await asyncio.sleep(PREPARE_DELAY if len(self._unprepared) < PREPARE_BATCH else 0)
                 keys = list(self._unprepared)[:PREPARE_BATCH]
                 self._unprepared.difference_update(keys)
                 batch = [(k, self.external[k]) for k in keys if k in self.external]

@@ -26,6 +26,8 @@ _IFF_UP = 0x1
 IFA_F_NODAD = 0x02
 _NLMSG_HEADER = struct.Struct("=IHHII")
 _NLMSG_ERROR = struct.Struct("=i")
+_SEQUENCE = struct.Struct("=I")
+_SEQUENCE_OFFSET = 8
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,9 @@ class AddressSocket:
         self.sock.bind((0, 0))
         self.sock.settimeout(1.0)
         self.sequence = 0
+        #: Encoded requests by (kind, ifindex, address): a group's addresses never
+        #: change, and pyroute2 takes tens of microseconds to encode one.
+        self._requests: dict[tuple[int, int, IPInterface], bytes] = {}
 
     def add(self, index: int, iface: IPInterface) -> None:
         self._change(RTM_NEWADDR, index, iface, ignore=errno.EEXIST)
@@ -68,30 +73,45 @@ class AddressSocket:
     def remove(self, index: int, iface: IPInterface) -> None:
         self._change(RTM_DELADDR, index, iface, ignore=errno.EADDRNOTAVAIL)
 
+    def prepare(self, index: int, iface: IPInterface) -> None:
+        """Encode the requests for ``iface`` ahead of the takeover that needs them."""
+        for kind in (RTM_NEWADDR, RTM_DELADDR):
+            self._request(kind, index, iface)
+
+    def _request(self, kind: int, index: int, iface: IPInterface) -> bytes:
+        key = (kind, index, iface)
+        request = self._requests.get(key)
+        if request is None:
+            msg = ifaddrmsg()
+            msg["family"] = socket.AF_INET if iface.version == 4 else socket.AF_INET6
+            msg["prefixlen"] = iface.network.prefixlen
+            msg["index"] = index
+            # Usable at once: an IPv6 virtual address must not wait for DAD (the other
+            # router has just given it up).
+            msg["flags"] = IFA_F_NODAD if iface.version == 6 else 0
+            address = str(iface.ip)
+            msg["attrs"] = [("IFA_LOCAL", address), ("IFA_ADDRESS", address)]
+            msg["header"]["type"] = kind
+            create = NLM_F_CREATE | NLM_F_EXCL if kind == RTM_NEWADDR else 0
+            msg["header"]["flags"] = NLM_F_REQUEST | NLM_F_ACK | create
+            msg.encode()
+            if len(self._requests) > 4096:  # links come and go: keep it bounded
+                self._requests.clear()
+            request = self._requests[key] = bytes(msg.data)
+        return request
+
     def _change(self, kind: int, index: int, iface: IPInterface, ignore: int) -> None:
-        self.sequence += 1
-        msg = ifaddrmsg()
-        msg["family"] = socket.AF_INET if iface.version == 4 else socket.AF_INET6
-        msg["prefixlen"] = iface.network.prefixlen
-        msg["index"] = index
-        # Usable at once: an IPv6 virtual address must not wait for DAD (the other
-        # router has just given it up).
-        msg["flags"] = IFA_F_NODAD if iface.version == 6 else 0
-        address = str(iface.ip)
-        msg["attrs"] = [("IFA_LOCAL", address), ("IFA_ADDRESS", address)]
-        msg["header"]["type"] = kind
-        create = NLM_F_CREATE | NLM_F_EXCL if kind == RTM_NEWADDR else 0
-        msg["header"]["flags"] = NLM_F_REQUEST | NLM_F_ACK | create
-        msg["header"]["sequence_number"] = self.sequence
-        msg.encode()
-        self.sock.send(msg.data)
+        self.sequence = self.sequence % 0xFFFFFFFF + 1
+        data = bytearray(self._request(kind, index, iface))
+        _SEQUENCE.pack_into(data, _SEQUENCE_OFFSET, self.sequence)
+        self.sock.send(data)
         while True:
             answer = self.sock.recv(65536)
             _length, mtype, _flags, sequence, _pid = _NLMSG_HEADER.unpack_from(answer)
             if mtype == NLMSG_ERROR and sequence == self.sequence:
                 code = -_NLMSG_ERROR.unpack_from(answer, _NLMSG_HEADER.size)[0]
                 if code and code != ignore:
-                    raise OSError(code, f"{os.strerror(code)}: {address} on ifindex {index}")
+                    raise OSError(code, f"{os.strerror(code)}: {iface.ip} on ifindex {index}")
                 return
 
     def close(self) -> None:

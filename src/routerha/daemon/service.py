@@ -232,6 +232,8 @@ class Service:
             await self.vmacs.remove(link, tx_link)
             raise
         assert send_socket is not None
+        for iface in group.address + group.excluded_address:
+            self.addresses.prepare(tx_link.index, iface)
         return GroupRuntime(
             group=group,
             link=link,
@@ -467,20 +469,28 @@ class Service:
         runtime.counters["transitions"] += 1
         runtime.last_transition = time.time()
         group = runtime.group
-        log.info(
-            "group %s: %s -> %s (%s)", group.name, action.old.value, action.new.value, action.reason
-        )
         state = "STOP" if action.new is State.INIT else action.new.value
+        jobs = []
         script = getattr(group.transition_script, state.lower(), None)
         if script:
-            runtime.scripts.submit(script, "INSTANCE", group.name, state)
+            jobs.append((runtime.scripts, script, "INSTANCE", group.name))
         sync = self.config.sync_groups.get(runtime.sync_group or "")
         if sync is not None and action.new is not State.INIT:
             script = getattr(sync.transition_script, state.lower(), None)
             members = [self.groups[m] for m in sync.member if m in self.groups]
             # Once per sync group transition: when the last member arrives there.
             if script and all(m.machine.state is action.new for m in members):
-                self.sync_scripts[sync.name].submit(script, "GROUP", sync.name, state)
+                jobs.append((self.sync_scripts[sync.name], script, "GROUP", sync.name))
+        # The log line and the scripts wait until the rest of this batch of actions
+        # (on a takeover: the advert, the addresses, the gratuitous ARPs) is out.
+        self.loop.call_soon(self._report_transition, group.name, action, state, jobs)
+
+    def _report_transition(
+        self, name: str, action: Transition, state: str, jobs: list[tuple[Any, str, str, str]]
+    ) -> None:
+        log.info("group %s: %s -> %s (%s)", name, action.old.value, action.new.value, action.reason)
+        for runner, script, kind, target in jobs:
+            runner.submit(script, kind, target, state)
 
     def _ctsync_transition(self, runtime: GroupRuntime, action: Transition) -> None:
         """Sessions follow the sync group: commit them before the addresses come up."""

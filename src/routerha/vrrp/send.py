@@ -36,6 +36,9 @@ class Sender:
         if auth is not None and auth.type is AuthType.PLAINTEXT:
             self._auth_data = password_octets(auth.password)
         self._ah_password = auth.password if auth and auth.type is AuthType.AH else None
+        #: Messages by (priority, destination): the same few are sent again and
+        #: again, and a takeover's first advert should not wait for its encoding.
+        self._messages: dict[tuple[int, IPAddress], bytes] = {}
 
     def advert(self, priority: int) -> packet.Advertisement:
         group = self.group
@@ -52,9 +55,13 @@ class Sender:
 
     def message(self, priority: int, dst: IPAddress) -> bytes:
         """The VRRP message alone, checksum included (what an IPv6 raw socket sends)."""
-        return self.advert(priority).encode(
-            self.source, dst, pseudo_header_checksum=self.pseudo_header_checksum
-        )
+        key = (priority, dst)
+        message = self._messages.get(key)
+        if message is None:
+            message = self._messages[key] = self.advert(priority).encode(
+                self.source, dst, pseudo_header_checksum=self.pseudo_header_checksum
+            )
+        return message
 
     def ipv4_datagram(
         self, priority: int, dst: ipaddress.IPv4Address, *, unicast: bool = False
