@@ -481,9 +481,12 @@ class Service:
             # Once per sync group transition: when the last member arrives there.
             if script and all(m.machine.state is action.new for m in members):
                 jobs.append((self.sync_scripts[sync.name], script, "GROUP", sync.name))
-        # The log line and the scripts wait until the rest of this batch of actions
-        # (on a takeover: the advert, the addresses, the gratuitous ARPs) is out.
-        self.loop.call_soon(self._report_transition, group.name, action, state, jobs)
+        if action.new is State.MASTER:
+            # On a takeover the log line and the scripts wait until the rest of this
+            # batch of actions (the advert, the addresses, the gratuitous ARPs) is out.
+            self.loop.call_soon(self._report_transition, group.name, action, state, jobs)
+        else:
+            self._report_transition(group.name, action, state, jobs)
 
     def _report_transition(
         self, name: str, action: Transition, state: str, jobs: list[tuple[Any, str, str, str]]
