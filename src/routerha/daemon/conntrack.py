@@ -59,6 +59,8 @@ MIN_COMMIT_TIMEOUT = 60
 #: then ESTABLISHED) is encoded once, and a takeover finds them ready.
 PREPARE_DELAY = 0.25
 PREPARE_BATCH = 5000
+#: Entries compared between two turns of the event loop when reconciling with a dump.
+RECONCILE_SLICE = 5000
 
 
 #: Never synced: VRRP itself, IGMP, AH (VRRP authentication) and ESP.
@@ -167,7 +169,7 @@ class ConntrackSyncService:
 
     async def start(self) -> None:
         await self.table.open()  # subscribed before the dump: nothing falls in between
-        self._load(await self._dump())
+        self.internal = await self._table_now()
         self.loop.add_reader(self.link.sock.fileno(), self._on_datagram)
         self.tasks.append(self.loop.create_task(self._events()))
         if self.config.startup_resync:
@@ -200,8 +202,17 @@ class ConntrackSyncService:
             items += [x for x in await self.table.dump_expectations() if x.helper in helpers]
         return items
 
-    def _load(self, entries: Iterable[ct.Entry | cx.Expectation]) -> None:
-        self.internal = {e.key: e.state() for e in entries if self.filter.accepts(e)}
+    async def _table_now(self) -> dict[bytes, bytes]:
+        """A fresh dump as an internal cache: key -> state of what is synced.
+
+        Filtering and encoding 100,000 entries takes over a second of Python, so
+        it runs in a worker thread, not in the loop that keeps the VRRP timers.
+        """
+        items = await self._dump()
+        return await self.loop.run_in_executor(None, self._keyed, items)
+
+    def _keyed(self, items: Iterable[ct.Entry | cx.Expectation]) -> dict[bytes, bytes]:
+        return {e.key: e.state() for e in items if self.filter.accepts(e)}
 
     async def _events(self) -> None:
         while True:
@@ -215,7 +226,7 @@ class ConntrackSyncService:
                 self.counters["overruns"] += 1
                 log.warning("conntrack events overran the socket buffer: resynchronising")
                 try:
-                    self._reconcile(await self._dump())
+                    await self._reconcile(await self._table_now())
                 except (OSError, RouterhaError) as error:
                     log.error("conntrack resync failed, retrying in 1 s: %s", error)
                     await asyncio.sleep(1.0)
@@ -234,13 +245,16 @@ class ConntrackSyncService:
                 self.protocol.update(key, state)
         self._schedule_flush()
 
-    def _reconcile(self, entries: Iterable[ct.Entry | cx.Expectation]) -> None:
-        fresh = {e.key: e.state() for e in entries if self.filter.accepts(e)}
+    async def _reconcile(self, fresh: dict[bytes, bytes]) -> None:
+        """Send what differs between the internal cache and a fresh dump; a large
+        table in slices, so the loop keeps its timers meanwhile."""
         for key in self.internal.keys() - fresh.keys():
             self.protocol.destroy(key)
-        for key, state in fresh.items():
+        for done, (key, state) in enumerate(fresh.items(), 1):
             if self.internal.get(key) != state:
                 self.protocol.update(key, state)
+            if done % RECONCILE_SLICE == 0:
+                await asyncio.sleep(0)
         self.internal = fresh
         self._schedule_flush()
 
@@ -360,7 +374,7 @@ class ConntrackSyncService:
         self.external.clear()
         self.prepared.clear()
         self._unprepared.clear()
-        self._load(await self._dump())
+        self.internal = await self._table_now()
         self._carry_out(self.protocol.bulk(self.internal.items(), self.loop.time()))
 
     def become_backup(self) -> None:
