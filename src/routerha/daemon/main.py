@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ctypes
 import gc
 import json
@@ -12,6 +13,7 @@ import os
 import signal
 import socket
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from routerha import __version__
@@ -114,8 +116,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def ordinary_scheduling() -> None:
+    """Run the calling thread at normal priority (SCHED_OTHER).
+
+    A worker thread (conntrack dumps, parsing, encoding) would otherwise inherit
+    the loop's SCHED_RR: busy real-time workers then hold the CPUs in 100 ms
+    round-robin slices, and the loop thread, needing the CPU back for a 10 ms
+    timer, waits behind them (the false takeover this caused under a 100,000
+    entry table is why)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
 async def run(config: Config, config_path: str, control_path: str, realtime: bool) -> None:
     loop = asyncio.get_running_loop()
+    loop.set_default_executor(
+        ThreadPoolExecutor(thread_name_prefix="routerhad-worker", initializer=ordinary_scheduling)
+    )
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
