@@ -90,3 +90,19 @@ def test_icmp_echo_without_nat_is_not_nat():
     reply = Tuple(V4("10.2.1.25"), V4("10.1.1.25"), 1, 77, 0)
     assert not Entry(original, reply).nat
     assert Entry(original, Tuple(V4("10.2.1.25"), V4("198.51.100.12"), 1, 77, 0)).nat
+
+
+def test_a_lower_timeout_alone_is_no_change():
+    from dataclasses import replace
+
+    from routerha.ctsync.entry import differs_beyond_timeout
+
+    for family_address in ("10.0.0.1", "2001:db8::1"):
+        address = ipaddress.ip_address(family_address)
+        original = Tuple(address, address, 6, 1000, 80)
+        entry = Entry(original, original.reversed(), status=8, timeout=300, mark=1)
+        aged = replace(entry, timeout=120)
+        assert not differs_beyond_timeout(entry.key, entry.state(), aged.state())
+        for changed in (replace(aged, mark=2), replace(aged, status=12),
+                        replace(aged, tcp=TcpInfo(3)), replace(aged, helper="ftp")):  # fmt: skip
+            assert differs_beyond_timeout(entry.key, entry.state(), changed.state())

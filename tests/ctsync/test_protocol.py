@@ -177,15 +177,20 @@ def test_messages_respect_the_payload_size():
     assert len(sends) > 1 and all(len(s.datagram) <= 500 for s in sends)
 
 
-def test_a_bulk_sync_paces_itself_to_the_window():
-    """100,000 entries into a peer whose socket buffer holds 200 datagrams: the
-    window keeps the burst inside it, so everything arrives without a resend."""
-    link = Link(buffer=200, window=128)
+def bulk_into_a_small_buffer(window: int, seconds: float) -> Link:
+    """100,000 entries bulk-synced to a peer whose socket buffer holds 200 datagrams."""
+    link = Link(buffer=200, window=window)
     link.handle("b", link.ends["b"].start(0.0))
     link.run(0.01)
     entries = [(i.to_bytes(40, "big"), bytes(40)) for i in range(100_000)]
     link.handle("a", link.ends["a"].bulk(entries, link.now))
-    link.run(link.now + 5)
+    link.run(link.now + seconds)
+    return link
+
+
+def test_a_bulk_sync_paces_itself_to_the_window():
+    # The window keeps the burst inside the buffer: everything arrives, nothing resent.
+    link = bulk_into_a_small_buffer(window=128, seconds=5)
     assert len(link.external["b"]) == 100_000
     assert any(isinstance(e, BulkReceived) for e in link.events["b"])
     assert link.most_waiting <= 128
@@ -195,12 +200,7 @@ def test_a_bulk_sync_paces_itself_to_the_window():
 
 def test_without_a_window_the_same_bulk_overruns_the_buffer():
     # The counterpart of the test above: what the window prevents.
-    link = Link(buffer=200, window=1_000_000)
-    link.handle("b", link.ends["b"].start(0.0))
-    link.run(0.01)
-    entries = [(i.to_bytes(40, "big"), bytes(40)) for i in range(100_000)]
-    link.handle("a", link.ends["a"].bulk(entries, link.now))
-    link.run(link.now + 0.005)
+    link = bulk_into_a_small_buffer(window=1_000_000, seconds=0.005)
     assert link.most_waiting > 200 and len(link.external["b"]) < 100_000
 
 

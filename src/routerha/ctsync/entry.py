@@ -156,6 +156,21 @@ class Entry:
         )
 
 
+def differs_beyond_timeout(key: bytes, old: bytes, new: bytes) -> bool:
+    """Whether two states of the entry ``key`` differ in more than the remaining timeout.
+
+    Every re-read of the table finds every timeout lower; that alone is no news
+    for the peer (the kernel sends no event for it either, and a takeover gives
+    each entry at least a minute anyway).
+    """
+    if old == new:
+        return False
+    if len(old) != len(new) or len(key) < _KEY.size or key[0] not in (4, 6):
+        return True
+    at = 2 * (4 if key[0] == 4 else 16) + _PORTS.size + 4  # after the reply tuple and status
+    return old[:at] != new[:at] or old[at + 4 :] != new[at + 4 :]
+
+
 def decode(key: bytes, state: bytes) -> Entry:
     """The entry behind a key and a state; SyncError if they are malformed."""
     if len(key) < _KEY.size:

@@ -246,12 +246,18 @@ class ConntrackSyncService:
         self._schedule_flush()
 
     async def _reconcile(self, fresh: dict[bytes, bytes]) -> None:
-        """Send what differs between the internal cache and a fresh dump; a large
-        table in slices, so the loop keeps its timers meanwhile."""
+        """Send what differs between the internal cache and a fresh dump (not entries
+        whose timeout alone went down); a large table in slices, so the loop keeps
+        its timers meanwhile."""
         for key in self.internal.keys() - fresh.keys():
             self.protocol.destroy(key)
         for done, (key, state) in enumerate(fresh.items(), 1):
-            if self.internal.get(key) != state:
+            old = self.internal.get(key)
+            if old is None or (
+                ct.differs_beyond_timeout(key, old, state)
+                if not cx.is_expectation_key(key)
+                else old != state
+            ):
                 self.protocol.update(key, state)
             if done % RECONCILE_SLICE == 0:
                 await asyncio.sleep(0)
