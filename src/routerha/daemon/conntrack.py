@@ -365,14 +365,20 @@ class ConntrackSyncService:
         """Commit the peer's entries into the kernel (before the addresses come up)."""
         self.master = True
         items: list[ct.Entry | cx.Expectation | Prepared] = []
+        unprepared: list[tuple[bytes, bytes]] = []
         for key, state in list(self.external.items()):
             ready = self.prepared.get(key)
             if ready is not None and ready.state is state:
                 items.append(ready)
-            else:
+            elif cx.is_expectation_key(key):
                 item = self._entry(key)
                 if item is not None:
                     items.append(item)
+            else:
+                unprepared.append((key, state))
+        if unprepared:
+            # Arrived too recently to be prepared: encode them now, off the loop.
+            items += await self.loop.run_in_executor(None, _prepare_batch, unprepared)
         await self._commit(items)
 
     async def after_master(self) -> None:
