@@ -137,7 +137,8 @@ class RouterhadImpl:
         if not found:
             return None
         entries, _replaced, failed, seconds = found[-1]
-        return {"entries": entries, "failed": failed, "seconds": seconds}
+        notes = [ln for ln in self.pair["r2"].log().splitlines() if "conntrack sync:" in ln]
+        return {"entries": entries, "failed": failed, "seconds": seconds, "log": notes[-4:]}
 
 
 CONNTRACKD_CONF = """\

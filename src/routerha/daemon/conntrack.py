@@ -378,7 +378,12 @@ class ConntrackSyncService:
                 unprepared.append((key, state))
         if unprepared:
             # Arrived too recently to be prepared: encode them now, off the loop.
+            started = time.monotonic()
             items += await self.loop.run_in_executor(None, _prepare_batch, unprepared)
+            log.info(
+                "conntrack sync: %d of %d entries were not prepared yet (%.3f s to prepare)",
+                len(unprepared), len(self.external), time.monotonic() - started,
+            )  # fmt: skip
         await self._commit(items)
 
     async def after_master(self) -> None:
