@@ -11,8 +11,6 @@ from ansible_collections.routerha.cluster.plugins.module_utils.priority_plan imp
     plan_for_inventory,
 )
 
-_STRATEGIES = ("symmetric", "load_share")
-
 
 def priority_plan(
     members,
@@ -24,14 +22,10 @@ def priority_plan(
     preempt=True,
     preempt_delay=0,
 ):
-    """Plan priorities; the same result as the routerha.cluster.priority_plan module."""
-    if strategy not in _STRATEGIES:
-        raise AnsibleFilterError(
-            f"priority_plan: strategy must be one of {', '.join(_STRATEGIES)}, not {strategy!r}"
-        )
-    for name, value in (("base", base), ("step", step), ("preempt_delay", preempt_delay)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise AnsibleFilterError(f"priority_plan: {name} must be a whole number, not {value!r}")
+    """Plan priorities; the same result as the routerha.cluster.priority_plan module.
+
+    The model checks every argument and names what is wrong (ConfigError).
+    """
     try:
         return plan_for_inventory(
             members,

@@ -6,7 +6,8 @@
 What routerhad_auth and keepalived_auth share: the file is replaced atomically with
 its mode kept (0600 for a new one: it holds passwords), the first change of a
 rollover keeps the previous file beside it for ``restore``, the last step removes
-that copy, and a scheduled step waits for the agreed time before its reload.
+that copy, and a scheduled step waits for the agreed time before its reload;
+``run_step`` is that whole flow, given the daemon-specific parts.
 """
 
 from __future__ import annotations
@@ -82,3 +83,48 @@ def wait_until(at):
     """Sleep until ``at`` (seconds since the epoch; None: do not wait)."""
     if at:
         time.sleep(max(0.0, at - time.time()))
+
+
+def run_step(module, path, text, *, rewrite, describe, reload, status, errors=(), validate=None):
+    """One rollover step on one member, as every step module runs it; exits the module.
+
+    ``text``: the file as read. ``rewrite(text)``: the text this step writes (None
+    or the same text: nothing to change). ``validate(new)``: fails the module if
+    the new file could not run, before it replaces the old one. ``describe(text)``:
+    where the member stands (after a restore: the restored file). ``reload(undo)``:
+    reload the daemon, at the agreed time; ``undo()`` puts the previous file back
+    if the daemon refuses. ``status()``: the daemon's live status. ``errors``:
+    exceptions that mean the file or the request is wrong; the module then fails
+    naming the file.
+    """
+    p = module.params
+    previous = text
+    result = {"changed": False}
+    try:
+        if p["operation"] == "restore":
+            if has_backup(path):
+                result["changed"] = True
+                if not module.check_mode:
+                    restore_backup(path)
+                    text = read_text(path)
+        else:
+            new = rewrite(text)
+            if new is not None and new != text:
+                result["changed"] = True
+                if not module.check_mode:
+                    if validate is not None:
+                        validate(new)
+                    keep_backup(path)
+                    replace(path, new)
+                text = new
+        standing = describe(text)
+    except (OSError, *errors) as exc:
+        module.fail_json(msg=f"{path}: {exc}")
+    if result["changed"] and not module.check_mode:
+        wait_until(p["at"])
+        result["reload"] = reload(lambda: replace(path, previous))
+    if p["final"] and not module.check_mode:
+        forget_backup(path)
+    result["standing"] = standing
+    result["status"] = status()
+    module.exit_json(**result)

@@ -145,14 +145,9 @@ from ansible_collections.routerha.cluster.plugins.module_utils.model.errors impo
 from ansible_collections.routerha.cluster.plugins.module_utils.staged_config import (
     STEP_OPTIONS,
     STEP_REQUIRED_IF,
-    forget_backup,
-    has_backup,
-    keep_backup,
     read_text,
-    replace,
-    restore_backup,
+    run_step,
     temporary_beside,
-    wait_until,
 )
 
 
@@ -293,36 +288,21 @@ def main():
     )
     p = module.params
     path = p["config"]
-    text = _read(module, path)
-    previous_text = text
-    result = {"changed": False}
-    try:
-        if p["operation"] == "restore":
-            if has_backup(path):
-                result["changed"] = True
-                if not module.check_mode:
-                    restore_backup(path)
-                    text = _read(module, path)
-        elif p["operation"] == "set":
-            new = set_auth(text, p["instance"], p["type"], p["password"])
-            if new != text:
-                result["changed"] = True
-                if not module.check_mode:
-                    _config_test(module, path, new)
-                    keep_backup(path)
-                    replace(path, new)
-                text = new
-        standing = describe(text, p["instance"], p["type"], p["password"])
-    except (RewriteError, ConfigError) as exc:
-        module.fail_json(msg=f"{path}: {exc}")
-    if result["changed"] and not module.check_mode:
-        wait_until(p["at"])
-        result["reload"] = _reload(module, undo=lambda: replace(path, previous_text))
-    if p["final"] and not module.check_mode:
-        forget_backup(path)
-    result["standing"] = standing
-    result["status"] = _status(module)
-    module.exit_json(**result)
+    run_step(
+        module,
+        path,
+        _read(module, path),
+        rewrite=lambda text: (
+            set_auth(text, p["instance"], p["type"], p["password"])
+            if p["operation"] == "set"
+            else None
+        ),
+        validate=lambda new: _config_test(module, path, new),
+        describe=lambda text: describe(text, p["instance"], p["type"], p["password"]),
+        reload=lambda undo: _reload(module, undo=undo),
+        status=lambda: _status(module),
+        errors=(RewriteError, ConfigError),
+    )
 
 
 if __name__ == "__main__":

@@ -114,21 +114,17 @@ from ansible_collections.routerha.cluster.plugins.module_utils.model.errors impo
 from ansible_collections.routerha.cluster.plugins.module_utils.staged_config import (
     STEP_OPTIONS,
     STEP_REQUIRED_IF,
-    forget_backup,
-    has_backup,
-    keep_backup,
     read_text,
-    replace,
-    restore_backup,
-    wait_until,
+    run_step,
 )
 
 
 def _read(module, path):
-    """The file's text and what it holds."""
+    """The file's text, which must hold JSON."""
     try:
         text = read_text(path)
-        return text, json.loads(text)
+        json.loads(text)
+        return text
     except (OSError, ValueError) as exc:
         module.fail_json(msg=f"cannot read {path}: {exc}")
 
@@ -170,37 +166,28 @@ def main():
     )
     p = module.params
     path = p["config"]
-    previous_text, data = _read(module, path)
-    result = {"changed": False}
-    try:
-        if p["operation"] == "restore":
-            if has_backup(path):
-                result["changed"] = True
-                if not module.check_mode:
-                    restore_backup(path)
-        elif p["operation"] != "status":
-            new = apply_operation(data, p["group"], p["operation"], p["type"], p["password"])
-            if new != data:
-                result["changed"] = True
-                if not module.check_mode:
-                    keep_backup(path)
-                    replace(path, dumps(new))
-                data = new
-        standing = describe(data, p["group"], p["type"], p["password"])
-    except ConfigError as exc:
-        module.fail_json(msg=f"{path}: {exc}")
-    if result["changed"] and not module.check_mode:
-        wait_until(p["at"])
+
+    def rewrite(current):
+        if p["operation"] == "status":
+            return None
+        data = json.loads(current)
+        new = apply_operation(data, p["group"], p["operation"], p["type"], p["password"])
+        return None if new == data else dumps(new)
+
+    run_step(
+        module,
+        path,
+        _read(module, path),
+        rewrite=rewrite,
+        describe=lambda current: describe(
+            json.loads(current), p["group"], p["type"], p["password"]
+        ),
         # routerhactl exits non-zero with routerhad's reason when it refuses the
         # reload; the running configuration then stays, and so must the file.
-        result["reload"] = _ctl(
-            module, "reload", "--json", undo=lambda: replace(path, previous_text)
-        )
-    if p["final"] and not module.check_mode:
-        forget_backup(path)
-    result["standing"] = standing
-    result["status"] = _status(module) if os.path.exists(p["control"]) else None
-    module.exit_json(**result)
+        reload=lambda undo: _ctl(module, "reload", "--json", undo=undo),
+        status=lambda: _status(module) if os.path.exists(p["control"]) else None,
+        errors=(ConfigError, ValueError),
+    )
 
 
 if __name__ == "__main__":

@@ -116,6 +116,9 @@ def test_plan_is_deterministic_whatever_the_input_order():
         ({"strategy": "round_robin"}, "strategy"),
         ({"preference": ["RT-9"]}, "preference"),
         ({"base": 100, "step": 60}, "base"),
+        ({"base": "200"}, "base"),
+        ({"step": True}, "step"),
+        ({"preempt_delay": 1.5}, "preempt_delay"),
     ],
 )
 def test_what_cannot_be_planned_is_named(kwargs, path):

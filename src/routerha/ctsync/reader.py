@@ -136,9 +136,12 @@ def _value_decoder(klass: type) -> Decoder:
     return _undecoded
 
 
-def schema_of(cls: type, _seen: dict[type, Schema] | None = None) -> Schema:
-    """The schema pyroute2's class ``cls`` (an nlmsg or a nested nla) decodes with."""
-    seen = {} if _seen is None else _seen
+def schema_of(cls: type, seen: dict[type, Schema] | None = None) -> Schema:
+    """The schema pyroute2's class ``cls`` (an nlmsg or a nested nla) decodes with.
+
+    ``seen``: schemas made already, by class (nested classes are shared).
+    """
+    seen = {} if seen is None else seen
     if cls in seen:
         return seen[cls]
     schema: Schema = {}
@@ -179,10 +182,8 @@ class Reader:
     """
 
     def __init__(self, kinds: dict[int, type[nlmsg_base]]) -> None:
-        schemas: dict[type, Schema] = {}
-        self.schemas = {
-            t: schemas.get(c) or schemas.setdefault(c, schema_of(c)) for t, c in kinds.items()
-        }
+        seen: dict[type, Schema] = {}
+        self.schemas = {t: schema_of(c, seen) for t, c in kinds.items()}
 
     def messages(self, data: bytes) -> Iterator[Message]:
         offset = 0

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import itertools
 import logging
 import socket
 import struct
@@ -295,6 +296,9 @@ class ConntrackSyncService:
                 log.debug("sync link: dropped: %s", error)
 
     def _carry_out(self, actions: list[Action]) -> None:
+        # No external cache (or already master): the peer's entries go into the kernel
+        # right away; otherwise they wait, prepared, for a takeover.
+        commit_now = self.config.disable_external_cache or self.master
         to_commit: list[bytes] = []
         for action in actions:
             if isinstance(action, Send):
@@ -302,8 +306,9 @@ class ConntrackSyncService:
             elif isinstance(action, Apply):
                 if action.op is Op.UPDATE:
                     self.external[action.key] = action.state
-                    to_commit.append(action.key)
-                    if not cx.is_expectation_key(action.key):
+                    if commit_now:
+                        to_commit.append(action.key)
+                    elif not cx.is_expectation_key(action.key):
                         self._unprepared.add(action.key)
                 else:
                     self.external.pop(action.key, None)
@@ -324,10 +329,11 @@ class ConntrackSyncService:
                 if not self.bulk_complete:
                     self.bulk_complete = True
                     self.on_hold_changed()
-        if to_commit and (self.config.disable_external_cache or self.master):
-            # No external cache (or already master): into the kernel right away.
+        if to_commit:
             entries = [self._entry(k) for k in to_commit if k in self.external]
-            self.tasks.append(self.loop.create_task(self._commit([e for e in entries if e])))
+            task = self.loop.create_task(self._commit([e for e in entries if e]))
+            self.tasks.append(task)
+            task.add_done_callback(self.tasks.remove)
         elif self._unprepared and self._preparing is None:
             self._preparing = self.loop.create_task(self._prepare())
         self._rearm()
@@ -339,7 +345,7 @@ class ConntrackSyncService:
             while self._unprepared:
                 # A backlog (a bulk sync) goes on at once; a trickle waits to coalesce.
                 await asyncio.sleep(PREPARE_DELAY if len(self._unprepared) < PREPARE_BATCH else 0)
-                keys = list(self._unprepared)[:PREPARE_BATCH]
+                keys = list(itertools.islice(self._unprepared, PREPARE_BATCH))
                 self._unprepared.difference_update(keys)
                 batch = [(k, self.external[k]) for k in keys if k in self.external]
                 made = await self.loop.run_in_executor(None, _prepare_batch, batch)

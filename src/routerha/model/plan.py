@@ -97,6 +97,9 @@ def plan(
     Raises ConfigError naming what cannot be planned.
     """
     problems = _shape_problems(members, groups)
+    for name, value in (("base", base), ("step", step), ("preempt_delay", preempt_delay)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append((name, f"must be a whole number, not {value!r}"))
     if problems:
         # The planning below trusts the shape; what is malformed is named first.
         raise ConfigError(problems)
