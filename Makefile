@@ -16,6 +16,9 @@ $(STAMP): requirements-dev.txt pyproject.toml scripts/install-system-packages
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	# ansible.cfg finds this checkout as the routerha.cluster collection here.
+	mkdir -p $(VENV)/collections/ansible_collections/routerha
+	ln -sfn $(CURDIR) $(VENV)/collections/ansible_collections/routerha/cluster
 	touch $@
 
 lint: setup

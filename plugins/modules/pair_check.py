@@ -342,7 +342,7 @@ msg:
     error eth0-1 vrrp.groups.eth0-1.priority [R1, R2]: eth0-1: R1 and R2 have the same priority 200: ...
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.routerha.cluster.plugins.module_utils.masking import MaskingModule
 from ansible_collections.routerha.cluster.plugins.module_utils.pair_check import (
     CODES,
     check,
@@ -351,40 +351,8 @@ from ansible_collections.routerha.cluster.plugins.module_utils.pair_check import
 )
 
 
-class PairCheckModule(AnsibleModule):
-    """AnsibleModule masking the passwords in pair_check's arguments.
-
-    They sit inside the members' configurations and are known only once these are
-    read: no_log on config or native would mask every string of them ("eth0"
-    throughout the result), so mask() adds exactly the passwords read to
-    no_log_values. Until it is called, a failure (an argument of the wrong type,
-    say) masks conservatively; and the line AnsibleModule logs to syslog with every
-    argument, at its start, waits for mask() too.
-    """
-
-    _masked = False
-    _invocation_pending = False
-
-    def _log_invocation(self):
-        self._invocation_pending = True
-
-    def mask(self, secrets):
-        self.no_log_values.update(secrets)
-        self._masked = True
-        if self._invocation_pending:
-            self._invocation_pending = False
-            super()._log_invocation()
-
-    def fail_json(self, msg, **kwargs):
-        if not self._masked:
-            params = getattr(self, "params", None) or {}
-            self.no_log_values.update(conservative_secrets_of_options(params.get("members")))
-            self._masked = True
-        super().fail_json(msg, **kwargs)
-
-
 def main():
-    module = PairCheckModule(
+    module = MaskingModule(
         argument_spec={
             "members": {
                 "type": "list",
@@ -406,6 +374,7 @@ def main():
             "ignore": {"type": "list", "elements": "str", "choices": sorted(CODES), "default": []},
         },
         supports_check_mode=True,
+        conservative=lambda params: conservative_secrets_of_options(params.get("members")),
     )
     loaded = load_members(module.params["members"])
     module.mask(loaded.secrets)

@@ -320,7 +320,7 @@ def test_syslog_line_waits_for_the_passwords_and_every_spelling_is_masked(
     )
     logged = []
     monkeypatch.setattr(
-        module.PairCheckModule, "log", lambda self, msg, log_args=None: logged.append(msg)
+        module.MaskingModule, "log", lambda self, msg, log_args=None: logged.append(msg)
     )
     password = 'Qx"z\\k7'
     auth = {"type": "ah", "password": password}

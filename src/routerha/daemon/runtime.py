@@ -61,6 +61,8 @@ class GroupRuntime:
             "effective_priority": machine.priority,
             "master_address": str(master) if master is not None else None,
             "master_priority": machine.master_priority,
+            "preempt": group.preempt,
+            "preempt_delay": group.preempt_delay,
             "last_transition": self.last_transition,
             "sync_group": self.sync_group,
             "rfc3768_compatibility": group.rfc3768_compatibility,

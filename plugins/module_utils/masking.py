@@ -1,0 +1,42 @@
+# Copyright: routerha developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""An AnsibleModule that masks the passwords inside a configuration it is given.
+
+They sit inside a configuration and are known only once it is read: no_log on the
+option would mask every string of it ("eth0" throughout the result), so mask()
+adds exactly the passwords read to no_log_values. Until it is called, a failure
+(an argument of the wrong type, say) masks conservatively (``conservative``); and
+the line AnsibleModule logs to syslog with every argument, at its start, waits
+for mask() too. pair_check and routerhad_config use it.
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+class MaskingModule(AnsibleModule):
+    _masked = False
+    _invocation_pending = False
+
+    def __init__(self, *args, conservative, **kwargs):
+        """``conservative(params)``: what to mask if the module fails before mask()."""
+        self._conservative = conservative
+        super().__init__(*args, **kwargs)
+
+    def _log_invocation(self):
+        self._invocation_pending = True
+
+    def mask(self, secrets):
+        self.no_log_values.update(secrets)
+        self._masked = True
+        if self._invocation_pending:
+            self._invocation_pending = False
+            super()._log_invocation()
+
+    def fail_json(self, msg, **kwargs):
+        if not self._masked:
+            self.no_log_values.update(self._conservative(getattr(self, "params", None) or {}))
+            self._masked = True
+        super().fail_json(msg, **kwargs)

@@ -1,0 +1,247 @@
+#!/usr/bin/python
+# Copyright: routerha developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: routerhad_config
+short_description: Write routerhad's configuration file, validated, never replacing a good one with a bad one
+version_added: 0.1.0
+description:
+  - Writes the routerhad configuration (the routerha data model, see the collection's C(docs/configuration.md)) to
+    O(path), mode C(0600) (it holds passwords), atomically.
+  - The configuration is loaded through the data model first, so every problem is reported naming its key
+    (C(vrrp.groups.LAN.advertise_interval)); then the new file is written beside the old one and checked with
+    C(routerhad --check-config) (O(routerhad)), the very program that will read it. Only then does it replace the
+    running configuration. A configuration that fails either check changes nothing.
+  - The file is written in one canonical form (JSON, keys sorted). A file whose content loads into the same
+    configuration is left alone and reports no change, whatever order or form it is written in (as
+    M(routerha.cluster.routerhad_auth) leaves it after a password rollover, say).
+  - It does not reload routerhad; the result's C(changed) says whether a reload is due (the role
+    C(routerha.cluster.routerhad_config) does it with C(routerhactl reload)).
+  - Passwords never appear in the result or the diff. The diff shows each one as C(<secret HMAC>), keyed afresh on
+    every run, so it tells a changed password from an unchanged one within one diff only.
+author:
+  - routerha developers (@routerha)
+extends_documentation_fragment:
+  - routerha.cluster.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+options:
+  config:
+    description:
+      - The configuration, a dict as in the file (or its JSON text).
+    type: raw
+    required: true
+  path:
+    description: The configuration file.
+    type: path
+    default: /etc/routerha/routerhad.json
+  routerhad:
+    description:
+      - The routerhad program that checks the new file (C(--check-config)). The file is not written when it is
+        missing, except in check mode.
+    type: path
+    default: /opt/routerha/bin/routerhad
+  backup:
+    description: Keep the replaced file beside the new one, with a time stamp in its name.
+    type: bool
+    default: false
+seealso:
+  - module: routerha.cluster.pair_check
+  - module: routerha.cluster.routerhad_auth
+"""
+
+EXAMPLES = r"""
+- name: Write this router's configuration
+  routerha.cluster.routerhad_config:
+    config: "{{ routerha_cluster_data.configs[inventory_hostname] }}"
+  register: written
+
+- name: Apply it without a restart
+  ansible.builtin.command: routerhactl reload --json
+  when: written.changed
+  changed_when: true
+"""
+
+RETURN = r"""
+path:
+  description: The configuration file.
+  returned: always
+  type: str
+  sample: /etc/routerha/routerhad.json
+groups:
+  description: The configuration's groups, each with its interface, VRID, priority and sync group.
+  returned: success
+  type: dict
+  sample: {LAN: {interface: eth1, vrid: 10, priority: 200, sync_group: SG}}
+conntrack_sync:
+  description: Whether the configuration has conntrack sync.
+  returned: success
+  type: bool
+backup_file:
+  description: The replaced file's copy.
+  returned: when O(backup=true) and the file changed
+  type: str
+problems:
+  description: Each problem with the configuration, as C(key path, why).
+  returned: when the configuration does not load
+  type: list
+  elements: list
+"""
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+
+from ansible_collections.routerha.cluster.plugins.module_utils.masking import MaskingModule
+from ansible_collections.routerha.cluster.plugins.module_utils.model.errors import ConfigError
+from ansible_collections.routerha.cluster.plugins.module_utils.model.load import load_config
+from ansible_collections.routerha.cluster.plugins.module_utils.pair_check import (
+    conservative_secrets,
+    passwords,
+)
+from ansible_collections.routerha.cluster.plugins.module_utils.staged_config import (
+    read_text,
+    temporary_beside,
+)
+
+MODE = 0o600
+
+
+def render(config):
+    """The file's one canonical form."""
+    return json.dumps(config, indent=2, sort_keys=True) + "\n"
+
+
+def masked(text, key):
+    """``text`` (a configuration file) with every password replaced by an HMAC token."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return "(not JSON: not shown, it may hold passwords)\n"
+
+    def token(value):
+        return f"<secret {hmac.new(key, str(value).encode(), hashlib.sha256).hexdigest()[:12]}>"
+
+    groups = ((data.get("vrrp") or {}).get("groups") or {}) if isinstance(data, dict) else {}
+    for group in groups.values() if isinstance(groups, dict) else ():
+        auth = group.get("authentication") if isinstance(group, dict) else None
+        if isinstance(auth, dict):
+            if "password" in auth:
+                auth["password"] = token(auth["password"])
+            if isinstance(auth.get("accept"), list):
+                auth["accept"] = [token(p) for p in auth["accept"]]
+    return render(data)
+
+
+def same_model(text, config):
+    """Whether ``text`` (the file as it is) loads into ``config``."""
+    try:
+        return bool(text) and load_config(json.loads(text)) == config
+    except (ValueError, ConfigError):
+        return False
+
+
+def summary(config):
+    return {
+        name: {
+            "interface": g.interface,
+            "vrid": g.vrid,
+            "priority": g.priority,
+            "sync_group": next(
+                (s for s, sync in config.sync_groups.items() if name in sync.member), None
+            ),
+        }
+        for name, g in config.groups.items()
+    }
+
+
+def main():
+    module = MaskingModule(
+        argument_spec={
+            "config": {"type": "raw", "required": True},
+            "path": {"type": "path", "default": "/etc/routerha/routerhad.json"},
+            "routerhad": {"type": "path", "default": "/opt/routerha/bin/routerhad"},
+            "backup": {"type": "bool", "default": False},
+        },
+        supports_check_mode=True,
+        conservative=lambda params: conservative_secrets({"config": params.get("config")}),
+    )
+    path = module.params["path"]
+    data = module.params["config"]
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except ValueError as exc:
+            module.fail_json(msg=f"config: not JSON: {exc}")
+    try:
+        config = load_config(data)
+    except ConfigError as exc:
+        module.fail_json(
+            msg="config does not load: " + "; ".join(f"{p}: {why}" for p, why in exc.problems),
+            problems=[list(p) for p in exc.problems],
+            path=path,
+        )
+    module.mask(passwords(config))
+    text = render(data)
+    before = read_text(path) if os.path.exists(path) else ""
+    mode_right = os.path.exists(path) and (os.stat(path).st_mode & 0o7777) == MODE
+    # A file written otherwise (by routerhad_auth during a rollover, say) that loads
+    # into the same model is left as it is: routerhad would run it the same way.
+    same = before == text or same_model(before, config)
+    changed = not same or not mode_right
+    result = {
+        "changed": changed,
+        "path": path,
+        "groups": summary(config),
+        "conntrack_sync": config.conntrack_sync is not None,
+    }
+    if module._diff and not same:
+        key = secrets.token_bytes(16)
+        result["diff"] = {
+            "before": masked(before, key) if before else "",
+            "after": masked(text, key),
+            "before_header": path,
+            "after_header": path,
+        }
+    if not changed or module.check_mode:
+        module.exit_json(**result)
+    if same:
+        os.chmod(path, MODE)
+        module.exit_json(**result)
+
+    os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
+    routerhad = module.params["routerhad"]
+    if not os.path.exists(routerhad):
+        module.fail_json(
+            msg=f"{routerhad} is missing: install routerhad first (routerha.cluster.routerhad_install)",
+            path=path,
+        )
+    temporary = temporary_beside(path, text)
+    try:
+        os.chmod(temporary, MODE)
+        rc, out, err = module.run_command([routerhad, "--check-config", "--config", temporary])
+        if rc != 0:
+            module.fail_json(
+                msg=f"routerhad --check-config refused the new configuration; {path} is unchanged: "
+                + (err or out).strip().replace(temporary, path),
+                path=path,
+            )
+        if module.params["backup"] and before:
+            result["backup_file"] = module.backup_local(path)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
