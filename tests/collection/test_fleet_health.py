@@ -1,0 +1,151 @@
+"""Judging a fleet from routerhactl status --json (plugin_utils/cluster_status.py)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+import pytest
+
+
+@pytest.fixture
+def status(collections_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(collections_path))
+    return importlib.import_module(
+        "ansible_collections.routerha.cluster.plugins.plugin_utils.cluster_status"
+    )
+
+
+def group(name, state, source, master=None, priority=100, master_priority=0, preempt=True):
+    return {
+        "name": name, "interface": "eth1", "vrid": 10, "state": state, "priority": priority,
+        "effective_priority": priority, "master_address": master, "master_priority": master_priority,
+        "source_address": source, "preempt": preempt, "last_transition": 1.0, "faults": [],
+        "counters": {"transitions": 1},
+    }  # fmt: skip
+
+
+CLUSTERS = {"r1": "pair", "r2": "pair"}
+
+
+def test_one_master_seen_by_the_backup_is_healthy(status):
+    health = status.fleet_health(
+        {
+            "r1": {"groups": [group("LAN", "MASTER", "10.1.1.1", priority=200)]},
+            "r2": {"groups": [group("LAN", "BACKUP", "10.1.1.2", master="10.1.1.1")]},
+        },
+        CLUSTERS,
+        {"pair": {"LAN": "r1"}},
+    )
+    assert health["healthy"], health["problems"]
+    assert health["groups"][0]["master"] == "r1"
+    table = status.fleet_table(health)
+    assert table[0].split() == [
+        "Cluster",
+        "Group",
+        "Interface",
+        "VRID",
+        "Router",
+        "State",
+        "Priority",
+        "Master",
+    ]
+    assert table[1].split()[4:6] == ["r1", "MASTER"]
+    assert table[-1] == "every group has one master, seen by all"
+
+
+def test_two_masters_a_fault_a_blind_backup_and_a_silent_router(status):
+    health = status.fleet_health(
+        {
+            "r1": {"groups": [group("LAN", "MASTER", "10.1.1.1"), group("WAN", "FAULT", "x")]},
+            "r2": {"groups": [group("LAN", "MASTER", "10.1.1.2"), group("WAN", "MASTER", "y")]},
+            "r3": {"error": "cannot reach routerhad"},
+            "r4": {"groups": [group("WAN", "BACKUP", "z", master="w")]},
+        },
+        {**CLUSTERS, "r3": "pair", "r4": "pair"},
+    )
+    assert not health["healthy"]
+    assert "pair/LAN: 2 masters (r1, r2); one expected" in health["problems"]
+    assert "pair/WAN: r1 is FAULT" in health["problems"]
+    assert "pair/WAN: r4 sees master w, not r2 (y)" in health["problems"]
+    assert "pair: r3: no status (cannot reach routerhad)" in health["problems"]
+    assert status.fleet_table(health)[-1].startswith("PROBLEM ")
+
+
+def test_the_planned_master_is_checked_when_asked(status):
+    statuses = {
+        "r1": {"groups": [group("LAN", "BACKUP", "10.1.1.1", master="10.1.1.2")]},
+        "r2": {"groups": [group("LAN", "MASTER", "10.1.1.2")]},
+    }
+    assert status.fleet_health(statuses, CLUSTERS)["healthy"]
+    health = status.fleet_health(statuses, CLUSTERS, {"pair": {"LAN": "r1"}})
+    assert health["problems"] == ["pair/LAN: master is r2, planned r1"]
+
+
+def test_registered_loop_results_are_read(status):
+    results = [
+        {"item": "r1", "rc": 0, "stdout": json.dumps({"groups": [group("LAN", "MASTER", "a")]})},
+        {"item": "r2", "rc": 1, "stdout": "", "stderr": "routerhactl: cannot reach routerhad"},
+        {"item": "r3", "rc": 0, "stdout": "garbage"},
+    ]
+    statuses = status.statuses_of(results)
+    assert statuses["r1"]["groups"][0]["state"] == "MASTER"
+    assert statuses["r2"] == {"error": "routerhactl: cannot reach routerhad"}
+    assert statuses["r3"] == {"error": "routerhactl printed no JSON"}
+
+
+@pytest.mark.parametrize(
+    ("groups", "moving"),
+    [
+        ([group("LAN", "MASTER", "a")], []),
+        ([group("LAN", "BACKUP", "b", master="a", priority=100, master_priority=200)], []),
+        ([group("LAN", "BACKUP", "b", master=None)], ["LAN"]),  # has heard no master yet
+        ([group("LAN", "INIT", "b")], ["LAN"]),
+        # will preempt the lower-priority master it hears
+        ([group("LAN", "BACKUP", "b", master="a", priority=200, master_priority=100)], ["LAN"]),
+        (
+            [
+                group(
+                    "LAN",
+                    "BACKUP",
+                    "b",
+                    master="a",
+                    priority=200,
+                    master_priority=100,
+                    preempt=False,
+                )
+            ],
+            [],
+        ),
+    ],
+)
+def test_unsettled(status, groups, moving):
+    assert status.unsettled({"groups": groups}) == moving
+
+
+def test_unsettled_without_a_status(status):
+    assert status.unsettled({"error": "x"}) == ["(no status)"]
+
+
+def test_the_filters_through_ansible(playbook):
+    statuses = {
+        "r1": {"groups": [group("LAN", "MASTER", "10.1.1.1")]},
+        "r2": {
+            "groups": [group("LAN", "BACKUP", "10.1.1.2", master="10.1.1.1", master_priority=200)]
+        },
+    }
+    run = playbook(
+        [
+            {
+                "ansible.builtin.set_fact": {
+                    "table": "{{ statuses | routerha.cluster.fleet_health(clusters) | routerha.cluster.fleet_table }}",
+                    "moving": "{{ statuses.r2 | to_json | routerha.cluster.unsettled }}",
+                },
+                "vars": {"statuses": statuses, "clusters": CLUSTERS},
+            }
+        ],
+        register=["table", "moving"],
+    )
+    assert run.rc == 0, run.output
+    assert run.results["table"][-1] == "every group has one master, seen by all"
+    assert run.results["moving"] == []
