@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint sanity unit demo demo-simulated bench-failover clean
+.PHONY: setup test lint sanity unit demo demo-clean demo-namespaces demo-simulated bench-failover clean
 
 setup: $(STAMP)
 
@@ -35,7 +35,15 @@ test: lint sanity
 unit: setup
 	$(BIN)/python -m pytest tests/machine tests/wire tests/model
 
+# The collection's main job on a lab of podman containers: rollout, status, drill.
 demo: setup
+	$(BIN)/python -m demo.cluster
+
+demo-clean: setup
+	$(BIN)/python -m lab.containers destroy default
+
+# routerhad alone in network namespaces: an election, a failover, a preemption.
+demo-namespaces: setup
 	$(BIN)/python -m demo.lab_pair
 
 bench-failover: setup

@@ -59,7 +59,7 @@ seealso:
 EXAMPLES = r"""
 - name: Write this router's configuration
   routerha.cluster.routerhad_config:
-    config: "{{ routerha_cluster_data.configs[inventory_hostname] }}"
+    config: "{{ cluster_plan_data.configs[inventory_hostname] }}"
   register: written
 
 - name: Apply it without a restart
