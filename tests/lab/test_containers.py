@@ -1,0 +1,188 @@
+"""The container lab (lab/containers.py): systemd router hosts Ansible reaches over SSH.
+
+The default topology's layout (r1, r2 and a client on lan, r1 and r2 on wan and
+sync) is brought up once for the module under its own prefix and management subnet
+(``rht``, 172.31.249.0/24), so a developer's own ``default`` lab is left alone.
+Building the base image on a new machine adds about 70 s to the first test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lab import containers
+
+pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.timeout(600)]
+
+ANSIBLE = Path(sys.executable).with_name("ansible")
+PREFIX = "rht"
+R1_LAN, R2_LAN = "10.1.1.1", "10.1.1.2"
+R2 = {"lan": R2_LAN, "lan6": "fd00:1:1::2", "wan": "198.51.100.2", "sync": "10.0.99.2"}
+
+#: Receives one IP protocol 112 (VRRP) datagram sent to 224.0.0.18 on eth1; prints
+#: its source and TTL (the IPv4 header comes with it on a raw socket).
+RECEIVE = """
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+             socket.inet_aton("224.0.0.18") + socket.inet_aton(sys.argv[1]))
+s.settimeout(10)
+data, (source, _) = s.recvfrom(2048)
+print(source, data[8])
+"""
+#: Sends a VRRPv3 advertisement (VRID 51, priority 100, 1 s, VIP 10.1.1.254) to
+#: 224.0.0.18 with TTL 255 from the given address, as a VRRP router would.
+SEND = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(sys.argv[1]))
+advert = bytes([0x31, 51, 100, 1, 0x00, 100, 0, 0]) + socket.inet_aton("10.1.1.254")
+s.sendto(advert, ("224.0.0.18", 0))
+"""
+
+
+@pytest.fixture(scope="module")
+def topology(tmp_path_factory):
+    usable, reason = containers.available()
+    if not usable:
+        pytest.skip(reason)
+    spec = yaml.safe_load((containers.TOPOLOGIES / "default.yml").read_text())
+    spec.update(name="pytest-default", prefix=PREFIX, management="172.31.249.0/24")
+    path = tmp_path_factory.mktemp("containers") / "pytest-default.yml"
+    path.write_text(yaml.safe_dump(spec))
+    topo = containers.load(path)
+    containers.destroy(topo)  # whatever an interrupted run left
+    yield topo
+    containers.destroy(topo)
+
+
+@pytest.fixture(scope="module")
+def inventory(topology, tmp_path_factory):
+    path = tmp_path_factory.mktemp("inventory") / "hosts.yml"
+    started = time.monotonic()
+    assert containers.create(topology, inventory=path) == path
+    print(f"create took {time.monotonic() - started:.1f} s")
+    return path
+
+
+def pings(topology, source: str, address: str) -> bool:
+    return containers.exec(topology, source, "ping", "-c1", "-W1", address).returncode == 0
+
+
+def test_routers_run_systemd_and_start_with_forwarding(topology, inventory):
+    for name in ("r1", "r2", "client"):
+        state = containers.exec(topology, name, "systemctl", "is-system-running")
+        assert state.stdout.strip() == "running", containers.status(topology).describe()
+    for name in ("r1", "r2"):
+        result = containers.exec(
+            topology,
+            name,
+            "sysctl",
+            "-n",
+            "net.ipv4.ip_forward",
+            "net.netfilter.nf_conntrack_events",
+        )
+        assert result.stdout.split() == ["1", "1"]
+        # /proc/sys/net is writable, as on a router; the rest of /proc/sys is not.
+        write = containers.exec(topology, name, "sysctl", "-w", "net.ipv4.conf.eth1.rp_filter=1")
+        assert write.returncode == 0, write.stderr
+        same = f"kernel.pid_max={Path('/proc/sys/kernel/pid_max').read_text().strip()}"
+        assert containers.exec(topology, name, "sysctl", "-w", same).returncode != 0
+    assert (
+        containers.exec(topology, "client", "sysctl", "-n", "net.ipv4.ip_forward").stdout == "0\n"
+    )
+    route = containers.exec(topology, "client", "ip", "route", "show", "default")
+    assert route.stdout.split()[:3] == ["default", "via", "10.1.1.254"]
+    assert containers.status(topology).healthy
+
+
+def test_ansible_reaches_every_host_over_ssh(inventory):
+    text = inventory.read_text()
+    assert "ansible_connection: ansible.builtin.paramiko_ssh" in text
+    # No host-key setting from the environment: the inventory's own must do.
+    env = {k: v for k, v in os.environ.items() if "HOST_KEY_CHECKING" not in k}
+    result = subprocess.run(
+        [str(ANSIBLE), "-i", str(inventory), "all", "-m", "ansible.builtin.ping"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**env, "ANSIBLE_DEPRECATION_WARNINGS": "False"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for host in ("r1", "r2", "client"):
+        assert f"{host} | SUCCESS" in result.stdout, result.stdout
+    assert result.stdout.count("pong") == 3, result.stdout
+    graph = subprocess.run(
+        [str(ANSIBLE.with_name("ansible-inventory")), "-i", str(inventory), "--list"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    groups = json.loads(graph.stdout)
+    assert groups["routers"]["hosts"] == ["r1", "r2"]
+    assert groups["clients"]["hosts"] == ["client"]
+    assert groups["lab_pair"]["hosts"] == ["r1", "r2"]
+
+
+def test_r1_reaches_r2_on_every_segment(topology, inventory):
+    for segment, address in R2.items():
+        assert pings(topology, "r1", address), f"r1 cannot ping r2 on {segment} ({address})"
+
+
+def test_vrrp_multicast_crosses_the_lan_bridge(topology, inventory):
+    def receive() -> subprocess.CompletedProcess[str]:
+        return containers.exec(topology, "r2", "python3", "-c", RECEIVE, R2_LAN, timeout=30)
+
+    with ThreadPoolExecutor(1) as pool:
+        received = pool.submit(receive)
+        for _ in range(50):  # until the receiver has joined the group and got one
+            containers.exec(topology, "r1", "python3", "-c", SEND, R1_LAN, check=True)
+            if received.done():
+                break
+            time.sleep(0.2)
+        result = received.result()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [R1_LAN, "255"]
+
+
+def test_a_cut_port_takes_r1_off_the_lan_only(topology, inventory):
+    containers.cut(topology, "r1", "lan")
+    try:
+        assert not pings(topology, "r2", R1_LAN)
+        assert pings(topology, "r2", "198.51.100.1")
+        assert containers.status(topology).cut_ports == ["r1-eth1"]
+    finally:
+        containers.restore(topology, "r1", "lan")
+    deadline = time.monotonic() + 10
+    while not pings(topology, "r2", R1_LAN):
+        assert time.monotonic() < deadline, "r2 cannot reach r1 on lan after the restore"
+
+
+def test_create_again_finds_it_up(topology, inventory, capsys):
+    started = time.monotonic()
+    containers.create(topology)
+    assert "already up and healthy" in capsys.readouterr().out
+    assert time.monotonic() - started < 10
+
+
+def test_destroy_leaves_nothing(topology, inventory):
+    containers.destroy(topology)
+    names = containers.podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    assert [n for n in names if n.startswith(f"{PREFIX}-")] == []
+    links = json.loads(subprocess.run(["ip", "-j", "link"], capture_output=True, check=True).stdout)
+    assert [link["ifname"] for link in links if link["ifname"].startswith(f"{PREFIX}-")] == []
+    assert not Path(f"/run/netns/{PREFIX}-sw").exists()
+    assert not (containers.state_dir() / topology.name / "inventory.yml").exists()
+    assert not containers.status(topology).exists
+    containers.destroy(topology)  # nothing there: still fine
