@@ -1,6 +1,7 @@
 # Copyright: routerha developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The ``routerha.cluster.fleet_health``, ``fleet_table`` and ``unsettled`` filters
+"""The ``routerha.cluster.fleet_health``, ``fleet_table``, ``unsettled`` and
+``drill_report`` filters
 (plugins.plugin_utils.cluster_status.py)."""
 
 from __future__ import annotations
@@ -9,13 +10,17 @@ import json
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.routerha.cluster.plugins.plugin_utils.cluster_status import (
+    drill_lines,
+    statuses_of,
+)
+from ansible_collections.routerha.cluster.plugins.plugin_utils.cluster_status import (
+    drill_report as report,
+)
+from ansible_collections.routerha.cluster.plugins.plugin_utils.cluster_status import (
     fleet_health as judge,
 )
 from ansible_collections.routerha.cluster.plugins.plugin_utils.cluster_status import (
     fleet_table as tabulate,
-)
-from ansible_collections.routerha.cluster.plugins.plugin_utils.cluster_status import (
-    statuses_of,
 )
 from ansible_collections.routerha.cluster.plugins.plugin_utils.cluster_status import (
     unsettled as moving,
@@ -50,6 +55,26 @@ def unsettled(status):
     return moving(status)
 
 
+def drill_report(before, takeover, restored, hostvars, hosts):
+    """The failover drill's result, one entry per group, with a ``line`` each."""
+    registered = {}
+    for host in hosts:
+        variables = hostvars[host]
+        registered[host] = {
+            name: variables.get(name)
+            for name in ("drill_stopped", "drill_started", "drill_ct_before", "drill_ct_after")
+        }
+    entries = report(before, takeover, restored, registered)
+    for entry, line in zip(entries, drill_lines(entries)):
+        entry["line"] = line
+    return entries
+
+
 class FilterModule:
     def filters(self):
-        return {"fleet_health": fleet_health, "fleet_table": fleet_table, "unsettled": unsettled}
+        return {
+            "fleet_health": fleet_health,
+            "fleet_table": fleet_table,
+            "unsettled": unsettled,
+            "drill_report": drill_report,
+        }

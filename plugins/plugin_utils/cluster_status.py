@@ -152,3 +152,97 @@ def unsettled(status: Any) -> list[str]:
         if not heard or will_preempt:
             out.append(group["name"])
     return out
+
+
+def _group_row(health: Mapping[str, Any] | None, cluster: str, group: str) -> Mapping[str, Any]:
+    for row in (health or {}).get("groups", ()):
+        if row["cluster"] == cluster and row["group"] == group:
+            return row
+    return {}
+
+
+def _stats(registered: Any) -> dict[str, Any] | None:
+    """``routerhactl conntrack stats --json`` as registered, or None."""
+    if not isinstance(registered, Mapping) or registered.get("rc") != 0:
+        return None
+    try:
+        return dict(json.loads(registered.get("stdout") or "")["stats"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def drill_report(
+    before: Sequence[Mapping[str, Any]],
+    takeover: Mapping[str, Any],
+    restored: Mapping[str, Any] | None,
+    registered: Mapping[str, Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """One entry per drilled group: who was stopped, who took over and how fast,
+    what the new master committed of the conntrack table, and whether the old master
+    came back.
+
+    ``before``, ``takeover``, ``restored``: fleet_health rows/results before the
+    stop, after the takeover and after the restore (None: not restored).
+    ``registered``: host -> its registered results ``drill_stopped`` and
+    ``drill_started`` (``date +%s.%N`` printed just before systemctl ran) and
+    ``drill_ct_before`` / ``drill_ct_after`` (conntrack stats).
+    """
+    out = []
+    for row in before:
+        old = row["master"]
+        after = _group_row(takeover, row["cluster"], row["group"])
+        new = after.get("master")
+        stopped = float((registered.get(old, {}).get("drill_stopped") or {}).get("stdout") or 0)
+        entry: dict[str, Any] = {
+            "cluster": row["cluster"],
+            "group": row["group"],
+            "stopped": old,
+            "new_master": new,
+            "takeover_ms": None,
+        }
+        if new and stopped:
+            moved = after["members"][new].get("last_transition") or 0
+            entry["takeover_ms"] = round((moved - stopped) * 1000, 1)
+        ct_before = _stats(registered.get(new, {}).get("drill_ct_before")) if new else None
+        ct_after = _stats(registered.get(new, {}).get("drill_ct_after")) if new else None
+        if ct_before is not None and ct_after is not None:
+            entry["conntrack"] = {
+                "commits": ct_after.get("commits", 0) - ct_before.get("commits", 0),
+                "committed": ct_after.get("committed", 0) - ct_before.get("committed", 0),
+                "failed": ct_after.get("commit_failed", 0) - ct_before.get("commit_failed", 0),
+                "seconds": ct_after.get("last_commit_seconds"),
+                "external_cache_before": ct_before.get("external_cache"),
+            }
+        if restored is not None:
+            back = _group_row(restored, row["cluster"], row["group"])
+            started = float((registered.get(old, {}).get("drill_started") or {}).get("stdout") or 0)
+            entry["restored_master"] = back.get("master")
+            if back.get("master") == old and started:
+                moved = back["members"][old].get("last_transition") or 0
+                entry["restore_s"] = round(moved - started, 2)
+        out.append(entry)
+    return out
+
+
+def drill_lines(report: Sequence[Mapping[str, Any]]) -> list[str]:
+    lines = []
+    for e in report:
+        line = f"{e['cluster']}/{e['group']}: {e['stopped']} stopped; "
+        line += (
+            f"{e['new_master']} took over in {e['takeover_ms']} ms"
+            if e["new_master"]
+            else "NO TAKEOVER"
+        )
+        if "conntrack" in e:
+            ct = e["conntrack"]
+            line += (
+                f"; conntrack: {ct['commits']} commit(s), {ct['committed']} entries "
+                f"(external cache {ct['external_cache_before']}) in {ct['seconds']} s, "
+                f"{ct['failed']} failed"
+            )
+        if "restored_master" in e:
+            line += f"; restored: {e['restored_master'] or 'no master'} master"
+            if "restore_s" in e:
+                line += f" again after {e['restore_s']} s"
+        lines.append(line)
+    return lines
