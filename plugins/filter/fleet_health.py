@@ -10,6 +10,7 @@ import json
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.routerha.cluster.plugins.plugin_utils.cluster_status import (
+    drill_choice,
     drill_lines,
     statuses_of,
 )
@@ -77,4 +78,5 @@ class FilterModule:
             "fleet_table": fleet_table,
             "unsettled": unsettled,
             "drill_report": drill_report,
+            "drill_choice": drill_choice,
         }

@@ -246,3 +246,22 @@ def drill_lines(report: Sequence[Mapping[str, Any]]) -> list[str]:
                 line += f" again after {e['restore_s']} s"
         lines.append(line)
     return lines
+
+
+def drill_choice(
+    groups: Sequence[Mapping[str, Any]], wanted: Sequence[str] | None = None
+) -> list[Mapping[str, Any]]:
+    """The fleet_health rows a drill moves: of the ``wanted`` groups (default all),
+    per cluster those mastered by the master of the first one. One router per
+    cluster is stopped, never all of them: with load sharing each router masters
+    some group, and stopping every master would leave nobody to take over."""
+    chosen: list[Mapping[str, Any]] = []
+    victim: dict[str, str] = {}
+    for row in groups:
+        if wanted is not None and row["group"] not in wanted:
+            continue
+        if not row.get("master"):
+            continue
+        if victim.setdefault(row["cluster"], row["master"]) == row["master"]:
+            chosen.append(row)
+    return chosen

@@ -149,3 +149,46 @@ def test_the_filters_through_ansible(playbook):
     assert run.rc == 0, run.output
     assert run.results["table"][-1] == "every group has one master, seen by all"
     assert run.results["moving"] == []
+
+
+def test_a_drill_stops_one_router_per_cluster(status):
+    rows = [
+        {"cluster": "b", "group": "LAN-1", "master": "b1"},
+        {"cluster": "b", "group": "LAN-2", "master": "b2"},
+        {"cluster": "a", "group": "LAN", "master": "a1"},
+        {"cluster": "a", "group": "WAN", "master": "a1"},
+        {"cluster": "c", "group": "X", "master": None},
+    ]
+    assert [(r["cluster"], r["group"]) for r in status.drill_choice(rows)] == [
+        ("b", "LAN-1"), ("a", "LAN"), ("a", "WAN"),
+    ]  # fmt: skip
+    assert [r["group"] for r in status.drill_choice(rows, ["LAN-2", "WAN"])] == ["LAN-2", "WAN"]
+
+
+def test_the_drill_report(status):
+    before = [{"cluster": "p", "group": "LAN", "master": "r1"}]
+    after = {"groups": [{"cluster": "p", "group": "LAN", "master": "r2",
+                         "members": {"r2": {"last_transition": 100.4254}}}]}  # fmt: skip
+    back = {"groups": [{"cluster": "p", "group": "LAN", "master": "r1",
+                        "members": {"r1": {"last_transition": 203.5}}}]}  # fmt: skip
+    stats = lambda **kw: {"rc": 0, "stdout": json.dumps({"stats": kw})}  # noqa: E731
+    registered = {
+        "r1": {"drill_stopped": {"stdout": "100.0"}, "drill_started": {"stdout": "200.0"}},
+        "r2": {
+            "drill_ct_before": stats(commits=1, committed=10, commit_failed=0, external_cache=74),
+            "drill_ct_after": stats(
+                commits=2, committed=84, commit_failed=0, last_commit_seconds=0.014
+            ),
+        },
+    }
+    report = status.drill_report(before, after, back, registered)
+    assert report[0]["takeover_ms"] == 425.4
+    assert report[0]["conntrack"]["committed"] == 74
+    assert report[0]["restore_s"] == 3.5
+    assert status.drill_lines(report) == [
+        "p/LAN: r1 stopped; r2 took over in 425.4 ms; conntrack: 1 commit(s), 74 entries "
+        "(external cache 74) in 0.014 s, 0 failed; restored: r1 master again after 3.5 s"
+    ]
+    nobody = status.drill_report(before, {"groups": []}, None, registered)
+    assert nobody[0]["new_master"] is None
+    assert status.drill_lines(nobody) == ["p/LAN: r1 stopped; NO TAKEOVER"]
