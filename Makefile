@@ -24,6 +24,7 @@ $(STAMP): requirements-dev.txt pyproject.toml scripts/install-system-packages
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/ansible-lint -q
 
 # ansible-test sanity on the built collection (modules, module_utils, plugins, docs).
 sanity: setup

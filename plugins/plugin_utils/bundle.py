@@ -155,7 +155,11 @@ def build(dest, root=None, pyroute2_path=None):
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:
         archive.addfile(_tar_info("BUNDLE.json", len(manifest), 0o644), io.BytesIO(manifest))
         directories = sorted(
-            {n.rsplit("/", i)[0] for n, _ in contents for i in range(1, n.count("/") + 1)}
+            {
+                name.rsplit("/", i)[0]
+                for name, _data in contents
+                for i in range(1, name.count("/") + 1)
+            }
         )
         for directory in directories:
             info = _tar_info(directory, 0, 0o755)

@@ -171,7 +171,10 @@ def test_the_drill_report(status):
                          "members": {"r2": {"last_transition": 100.4254}}}]}  # fmt: skip
     back = {"groups": [{"cluster": "p", "group": "LAN", "master": "r1",
                         "members": {"r1": {"last_transition": 203.5}}}]}  # fmt: skip
-    stats = lambda **kw: {"rc": 0, "stdout": json.dumps({"stats": kw})}  # noqa: E731
+
+    def stats(**values):
+        return {"rc": 0, "stdout": json.dumps({"stats": values})}
+
     registered = {
         "r1": {"drill_stopped": {"stdout": "100.0"}, "drill_started": {"stdout": "200.0"}},
         "r2": {

@@ -25,10 +25,10 @@ CONFIG = {
 }
 
 
-def write(path: Path, config=CONFIG, routerhad=ROUTERHAD, **extra) -> dict:
+def write(path: Path, config=None, routerhad=ROUTERHAD, **extra) -> dict:
     return {
         "routerha.cluster.routerhad_config": {
-            "config": config, "path": str(path), "routerhad": routerhad, **extra,
+            "config": config or CONFIG, "path": str(path), "routerhad": routerhad, **extra,
         },
         "register": "written",
         "ignore_errors": True,
