@@ -67,7 +67,9 @@ def main() -> int:
     if playbook("status.yml") != 0:
         return 1
     say()
-    say("== 4/4 failover drill: stop the master's routerhad, watch the backup take over, restore ==")
+    say(
+        "== 4/4 failover drill: stop the master's routerhad, watch the backup take over, restore =="
+    )
     if playbook("failover_drill.yml") != 0:
         say("the drill failed; the lab is still up (make demo-clean removes it)")
         return 1
