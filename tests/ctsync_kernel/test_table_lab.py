@@ -396,15 +396,98 @@ def test_overrun_of_the_kernel_buffer_resubscribes_and_a_dump_sees_everything(la
             # Resubscribed: a new change is seen by a new iteration.
             await in_thread(conntrack_insert, lab, "ra", 3000)
             event = await asyncio.wait_for(table.events().__anext__(), 5)
-            return str(overrun.value), event, await table.dump(), table.overruns
+            return str(overrun.value), event, await table.dump(), table.overruns, table.event_buffer
         finally:
             table.close()
 
-    reason, event, dumped, overruns = asyncio.run(scenario())
+    reason, event, dumped, overruns, buffer = asyncio.run(scenario())
     assert "No buffer space" in reason or "105" in reason, reason
     assert overruns == 1
+    assert buffer == 8192  # grown for the next burst
     assert (event.kind, event.entry.original.sport) == ("new", 3000)
     assert {e.original.sport for e in dumped} == {*range(2000, 2300), 3000}
+
+
+def test_a_large_commit_of_ours_does_not_reach_the_event_socket(lab):
+    """The kernel drops the events of our own writes (a socket filter on the port id):
+    a commit of thousands of entries leaves even a tiny event buffer empty, where
+    reading and dropping them in userspace overran it (then a takeover's commit
+    competed with full dumps to resynchronise). Others' changes still arrive."""
+    conntrack_host(lab, "ra")
+    entries = [udp_entry(sport) for sport in range(10000, 15000)]
+
+    async def scenario():
+        table = ConntrackTable(netns=lab.ns("ra"), event_buffer=4096)
+        await table.open()
+        seen: list[CtEvent] = []
+        errors: list[Overrun] = []
+
+        async def collect():
+            try:
+                async for event in table.events():
+                    seen.append(event)
+            except Overrun as exc:
+                errors.append(exc)
+
+        task = asyncio.create_task(collect())
+        try:
+            result = await table.commit(entries)
+            await table.delete(entries[0])
+            await in_thread(conntrack_insert, lab, "ra", 4001)
+            await until(lambda: seen or errors, 5)
+            await asyncio.sleep(0.2)  # anything else that would come
+            return result, seen, errors, table.overruns, len(await table.dump())
+        finally:
+            task.cancel()
+            table.close()
+
+    result, seen, errors, overruns, dumped = asyncio.run(scenario())
+    assert (result.created, result.failed) == (len(entries), [])
+    assert (errors, overruns) == ([], 0)
+    assert [(e.kind, e.entry.original.sport) for e in seen] == [("new", 4001)]
+    assert dumped == len(entries)
+
+
+def test_events_paused_for_a_commit_hears_nothing_then_everything_again(lab):
+    """A takeover leaves the event groups for its commit (the kernel then builds no
+    events), and dumps afterwards: what happens meanwhile is not reported, what
+    happens after is, and the paused socket is not mistaken for an overrun."""
+    conntrack_host(lab, "ra")
+    entries = [udp_entry(sport) for sport in range(10000, 12000)]
+
+    async def scenario():
+        table = ConntrackTable(netns=lab.ns("ra"), event_buffer=4096)
+        await table.open()
+        seen: list[CtEvent] = []
+        errors: list[Overrun] = []
+
+        async def collect():
+            try:
+                async for event in table.events():
+                    seen.append(event)
+            except Overrun as exc:
+                errors.append(exc)
+
+        task = asyncio.create_task(collect())
+        try:
+            with table.events_paused():
+                result = await table.commit(entries)
+                await in_thread(conntrack_insert, lab, "ra", 4001)
+                await asyncio.sleep(0.2)
+            during = list(seen)
+            await in_thread(conntrack_insert, lab, "ra", 4002)
+            await until(lambda: seen or errors, 5)
+            dumped = {e.original.sport for e in await table.dump()}
+            return result, during, seen, errors, dumped
+        finally:
+            task.cancel()
+            table.close()
+
+    result, during, seen, errors, dumped = asyncio.run(scenario())
+    assert (result.created, result.failed) == (len(entries), [])
+    assert (during, errors) == ([], [])
+    assert [(e.kind, e.entry.original.sport) for e in seen] == [("new", 4002)]
+    assert {4001, 4002} <= dumped
 
 
 def test_a_consumer_that_does_not_read_overruns_the_backlog(lab):
@@ -412,7 +495,7 @@ def test_a_consumer_that_does_not_read_overruns_the_backlog(lab):
     burst = "for i in $(seq 2000 2299); do conntrack -I -p udp -s 10.6.0.1 -d 10.6.0.2 --sport $i --dport 9 -t 100 2>/dev/null; done"
 
     async def scenario():
-        table = ConntrackTable(netns=lab.ns("ra"), event_buffer=4096)
+        table = ConntrackTable(netns=lab.ns("ra"), event_buffer=4096, event_buffer_max=6000)
         await table.open()
         try:
             # The loop runs (the burst runs in a thread): every event is read from the
@@ -423,12 +506,13 @@ def test_a_consumer_that_does_not_read_overruns_the_backlog(lab):
                     pass
             await in_thread(conntrack_insert, lab, "ra", 3000)
             event = await asyncio.wait_for(table.events().__anext__(), 5)
-            return str(overrun.value), event, await table.dump()
+            return str(overrun.value), event, await table.dump(), table.event_buffer
         finally:
             table.close()
 
-    reason, event, dumped = asyncio.run(scenario())
+    reason, event, dumped, buffer = asyncio.run(scenario())
     assert "bytes of events waiting" in reason, reason
+    assert buffer == 6000  # grown, up to the bound
     assert (event.kind, event.entry.original.sport) == ("new", 3000)
     assert {e.original.sport for e in dumped} == {*range(2000, 2300), 3000}
 

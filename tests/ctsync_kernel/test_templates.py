@@ -16,7 +16,7 @@ from routerha.ctsync.kernel import (
     key_attrs,
 )
 from routerha.ctsync.nfct import CT_DELETE, CT_NEW, EXP_DELETE, EXP_NEW, ct_msg, exp_msg
-from routerha.ctsync.templates import Templates, _encode_pyroute2, restamp
+from routerha.ctsync.templates import Templates, _encode_pyroute2, restamp, restamp_all
 from tests.ctsync.test_entry import entries
 
 from .test_convert import expectations
@@ -92,3 +92,14 @@ def test_restamp_adds_flags_and_sets_the_sequence_number():
     first = pyroute2(ct_msg, socket.AF_INET, CT_NEW, 0x600, 0, [("CTA_MARK", 7)])
     want = pyroute2(ct_msg, socket.AF_INET, CT_NEW, 0x605, 77, [("CTA_MARK", 7)])
     assert restamp(first, 0x5, 77) == want
+
+
+def test_restamp_all_is_restamp_of_each_and_the_last_flags_on_the_last():
+    attrs = [[("CTA_MARK", 7)], [("CTA_MARK", 8), ("CTA_ZONE", 3)], [("CTA_TIMEOUT", 60)]]
+    messages = [pyroute2(ct_msg, socket.AF_INET, CT_NEW, 0x600, 0, a) for a in attrs]
+    seqs = range(0x1000000, 0x1000003)
+    want = [restamp(m, 0x1, s) for m, s in zip(messages, seqs)]
+    want[-1] = restamp(want[-1], 0x4, seqs[-1])
+    assert restamp_all(messages, 0x1, seqs, 0x4) == b"".join(want)
+    assert restamp_all(messages[:1], 0x1, seqs, 0x4) == restamp(messages[0], 0x5, seqs[0])
+    assert restamp_all([], 0x1, seqs, 0x4) == b""

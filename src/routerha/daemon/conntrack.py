@@ -390,7 +390,12 @@ class ConntrackSyncService:
                 "conntrack sync: %d of %d entries were not prepared yet (%.3f s to prepare)",
                 len(unprepared), len(self.external), time.monotonic() - started,
             )  # fmt: skip
-        await self._commit(items)
+        # Nothing needs the kernel's events of this commit (ours are dropped anyway),
+        # and without listeners it does not build them: a fifth of the commit's time.
+        # Changes others make meanwhile are not missed: after_master dumps the table
+        # next (the events are back by then) and sends the peer all of it.
+        with self.table.events_paused():
+            await self._commit(items)
 
     async def after_master(self) -> None:
         """Once master: the committed entries are ours now; the peer gets them all."""
