@@ -57,6 +57,15 @@ def udp_entry(sport: int, *, mark: int = 0, zone: int = 0) -> Entry:
     )
 
 
+async def collect_events(table: ConntrackTable, seen: list, errors: list) -> None:
+    """Append the table's events to ``seen`` until it closes; an Overrun ends it in ``errors``."""
+    try:
+        async for event in table.events():
+            seen.append(event)
+    except Overrun as exc:
+        errors.append(exc)
+
+
 def conntrack_insert(lab: Lab, host: str, sport: int, dport: int = 9) -> None:
     lab.run(host, "conntrack", "-I", "-p", "udp", "-s", "10.7.0.1", "-d", "10.7.0.2",
             "--sport", str(sport), "--dport", str(dport), "-t", "100")  # fmt: skip
@@ -421,15 +430,7 @@ def test_a_large_commit_of_ours_does_not_reach_the_event_socket(lab):
         await table.open()
         seen: list[CtEvent] = []
         errors: list[Overrun] = []
-
-        async def collect():
-            try:
-                async for event in table.events():
-                    seen.append(event)
-            except Overrun as exc:
-                errors.append(exc)
-
-        task = asyncio.create_task(collect())
+        task = asyncio.create_task(collect_events(table, seen, errors))
         try:
             result = await table.commit(entries)
             await table.delete(entries[0])
@@ -460,15 +461,7 @@ def test_events_paused_for_a_commit_hears_nothing_then_everything_again(lab):
         await table.open()
         seen: list[CtEvent] = []
         errors: list[Overrun] = []
-
-        async def collect():
-            try:
-                async for event in table.events():
-                    seen.append(event)
-            except Overrun as exc:
-                errors.append(exc)
-
-        task = asyncio.create_task(collect())
+        task = asyncio.create_task(collect_events(table, seen, errors))
         try:
             with table.events_paused():
                 result = await table.commit(entries)
