@@ -16,7 +16,8 @@
 
 A topology (``lab/topologies/<name>.yml``, or a path) names a prefix, a management
 subnet, L2 segments and containers, each with its interfaces (``eth1``... on a
-segment, with addresses) and routes. Each container boots systemd from the image
+segment, with addresses) and routes; a router may be an ``appliance`` (below). Each
+container boots systemd from the image
 ``localhost/routerha-node:bookworm`` (Debian minbase + systemd, sshd, python3,
 iproute2, nftables, conntrack; debootstrapped from the host's apt mirror and
 imported once, no registry needed), so Ansible finds a host as it would find a
@@ -37,6 +38,16 @@ before systemd boots, as on a real machine. ``/proc/sys/net`` is made writable i
 (runc mounts ``/proc/sys`` read-only; ``net.*`` is per network namespace, so the
 Ansible roles can set sysctls as in production, while ``kernel.*`` stays read-only).
 Routers start with ``net.ipv4.ip_forward=1`` and ``net.netfilter.nf_conntrack_events=1``.
+
+A router with ``appliance: vyos-1.4`` or ``appliance: edgeos-2`` (lab/topologies/
+appliance.yml) is, once booted, laid out like that platform for the roles that deploy
+to it: lab/appliance/ is copied in (``podman cp``) and its layout.py run inside (os-release
+and version files, /config with config.boot and the boot hooks, fake configuration
+wrappers under /opt/vyatta, a stand-in boot unit; on edgeos-2 a Python that says 3.5
+and runs nothing). It is not VyOS or EdgeOS: the fake wrappers only keep the
+configuration (lab/appliance/fake_wrapper.py). The inventory gives such hosts
+``lab_appliance: KIND`` and, for edgeos-2, no ``ansible_python_interpreter`` (Ansible's
+Python modules fail there, as on EdgeOS). Status checks the layout is in place.
 
 Every podman call runs as root with ``--runtime runc --cgroup-manager cgroupfs`` and
 ``CONTAINERS_CONF=lab/containers.conf``: crun refuses these machines' hybrid cgroups,
@@ -69,6 +80,14 @@ from pathlib import Path
 from typing import Any, Union
 
 HERE = Path(__file__).resolve().parent
+APPLIANCE_DIR = HERE / "appliance"
+#: ``appliance:`` kinds (lab/appliance/layout.py); edgeos-2 hides Python from Ansible.
+APPLIANCES = ("vyos-1.4", "edgeos-2")
+NO_PYTHON_APPLIANCES = ("edgeos-2",)
+#: Inside an appliance container: what layout.py installs, and where it is staged.
+APPLIANCE_HOME = "/usr/lib/routerha-appliance"
+APPLIANCE_WRAPPER = "/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper"
+APPLIANCE_STAGING = "/var/tmp/routerha-appliance"
 TOPOLOGIES = HERE / "topologies"
 CONTAINERS_CONF = HERE / "containers.conf"
 IMAGE = "localhost/routerha-node:bookworm"
@@ -156,6 +175,7 @@ class Container:
     groups: tuple[str, ...]
     interfaces: tuple[Interface, ...]  # eth0 (management) first
     routes: tuple[Route, ...]
+    appliance: str | None = None  # one of APPLIANCES: laid out like VyOS / EdgeOS
 
     @property
     def mgmt(self) -> ipaddress.IPv4Interface:
@@ -330,7 +350,17 @@ class _Loader:
             for r in spec.get("routes") or []
         )
         groups = tuple(str(g) for g in spec.get("groups") or [])
-        return Container(name, kind, groups, tuple(interfaces), routes)
+        appliance = spec.get("appliance")
+        if appliance is not None:
+            appliance = str(appliance)
+            if appliance not in APPLIANCES:
+                raise self.fail(
+                    f"{context}: appliance must be one of {', '.join(APPLIANCES)}, "
+                    f"not {appliance!r}"
+                )
+            if kind != "router":
+                raise self.fail(f"{context}: only a router can be an appliance ({appliance})")
+        return Container(name, kind, groups, tuple(interfaces), routes, appliance)
 
     def address(self, text: Any, where: str, owner: str, subnets: tuple[Network, ...]) -> Address:
         try:
@@ -730,9 +760,10 @@ class LabStatus:
         for node in self.nodes.values():
             container = topo.containers[node.name]
             ssh = "ssh ok" if node.ssh else "ssh -"
+            appliance = f" ({container.appliance})" if container.appliance else ""
             lines.append(
                 f"  {node.name:<10} {container.kind:<7} {container.mgmt.ip!s:<15} "
-                f"{node.container:<8} systemd {node.system or '-':<12} {ssh}"
+                f"{node.container:<8} systemd {node.system or '-':<12} {ssh}{appliance}"
             )
             if node.failed_units:
                 lines.append(f"    failed units: {', '.join(node.failed_units)}")
@@ -767,28 +798,35 @@ def _ssh_banner(address: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def _system_state(pid: int) -> tuple[str, list[str], str]:
-    """(is-system-running, failed units, authorized_keys) of the running container whose
-    init is ``pid``: nsenter into its mount and PID namespaces (systemctl there sees its
-    own PID 1), 20 times cheaper than ``podman exec`` while polling a boot."""
+def _system_state(pid: int) -> tuple[str, list[str], str, str]:
+    """(is-system-running, failed units, authorized_keys, appliance) of the running
+    container whose init is ``pid``: nsenter into its mount and PID namespaces (systemctl
+    there sees its own PID 1), 20 times cheaper than ``podman exec`` while polling a
+    boot. ``appliance``: the kind layout.py made it, if its wrapper is in place."""
     script = (
         "systemctl is-system-running; echo ---; "
         "systemctl --failed --plain --no-legend | cut -d' ' -f1; echo ---; "
-        "cat /root/.ssh/authorized_keys 2>/dev/null"
+        "cat /root/.ssh/authorized_keys 2>/dev/null; echo ---; "
+        f"test -x {APPLIANCE_WRAPPER} && cat {APPLIANCE_HOME}/kind 2>/dev/null"
     )
     argv = ["nsenter", "-t", str(pid), "-m", "-p", "sh", "-c", script]
     out = _run(argv, check=False, timeout=30).stdout
-    parts = [*out.split("---\n"), "", "", ""]
-    return parts[0].strip(), parts[1].split(), parts[2].strip()
+    parts = [*out.split("---\n"), "", "", "", ""]
+    return parts[0].strip(), parts[1].split(), parts[2].strip(), parts[3].strip()
 
 
 def _check_node(topo: Topology, node: NodeStatus, pid: int, public_key: str) -> None:
     container = topo.containers[node.name]
-    node.system, node.failed_units, keys = _system_state(pid)
+    node.system, node.failed_units, keys, appliance = _system_state(pid)
     if node.system not in {"running", "degraded"}:
         node.problems.append(f"systemd is {node.system or 'unreachable'}")
     if public_key not in keys.splitlines():
         node.problems.append("the lab's SSH key is not in /root/.ssh/authorized_keys")
+    if container.appliance and appliance != container.appliance:
+        node.problems.append(
+            f"not laid out as a {container.appliance} appliance "
+            f"({APPLIANCE_WRAPPER} or {APPLIANCE_HOME}/kind missing)"
+        )
     out = _run(["nsenter", "-t", str(pid), "-n", "ip", "-j", "addr"], check=False).stdout
     have = {
         (link["ifname"], f"{a['local']}/{a['prefixlen']}")
@@ -930,7 +968,7 @@ def _wait_node(topo: Topology, name: str, pid: int, deadline: float) -> tuple[st
     """Wait for systemd to finish booting and sshd to answer; (state, failed units)."""
     state, failed = "", []
     while True:
-        state, failed, _ = _system_state(pid)
+        state, failed, _, _ = _system_state(pid)
         if state in {"running", "degraded"}:
             break
         if time.monotonic() > deadline:
@@ -942,6 +980,37 @@ def _wait_node(topo: Topology, name: str, pid: int, deadline: float) -> tuple[st
             raise LabError(f"{name}: no SSH banner from {address}:22 (systemd {state})")
         time.sleep(0.1)
     return state, failed
+
+
+def _lay_out_appliance(topo: Topology, container: Container) -> None:
+    """Copy lab/appliance/ into the booted container and run its layout.py there (with
+    the interpreter layout.py leaves for the fakes if it ran before, else python3)."""
+    assert container.appliance is not None
+    name = topo.container_name(container.name)
+    podman("exec", name, "rm", "-rf", APPLIANCE_STAGING)
+    podman("cp", str(APPLIANCE_DIR), f"{name}:{APPLIANCE_STAGING}")
+    spec = {
+        "hostname": container.name,
+        "interfaces": [
+            {"name": i.name, "mac": i.mac, "addresses": [a.with_prefixlen for a in i.addresses]}
+            for i in container.interfaces
+        ],
+    }
+    script = (
+        f'py={APPLIANCE_HOME}/python3; [ -x "$py" ] || py=python3; '
+        f'"$py" {APPLIANCE_STAGING}/layout.py "$1" --spec "$2" && rm -rf {APPLIANCE_STAGING}'
+    )
+    podman("exec", name, "sh", "-c", script, "sh", container.appliance, json.dumps(spec))
+
+
+def _lay_out_appliances(topo: Topology) -> bool:
+    """Lay out the topology's appliances, in parallel; whether it has any."""
+    appliances = [c for c in topo.containers.values() if c.appliance]
+    if appliances:
+        with ThreadPoolExecutor(max_workers=len(appliances)) as pool:
+            for done in [pool.submit(_lay_out_appliance, topo, c) for c in appliances]:
+                done.result()
+    return bool(appliances)
 
 
 def _build(topo: Topology, key: Path) -> None:
@@ -1016,6 +1085,8 @@ def _build(topo: Topology, key: Path) -> None:
         }
         states = {n: job.result() for n, job in jobs.items()}
     lap("boot")
+    if _lay_out_appliances(topo):
+        lap("appliances")
     for name, (state, failed) in states.items():
         if state == "degraded":
             say(f"{name}: systemd degraded; failed units: {', '.join(failed) or '?'}")
@@ -1131,7 +1202,8 @@ def exec(
 
 
 def render_inventory(topology: str | Path | Topology, key: Path) -> str:
-    """An Ansible YAML inventory with the hosts' connection data only."""
+    """An Ansible YAML inventory with the hosts' connection data (and an appliance's
+    ``lab_appliance`` kind)."""
     topo = load(topology)
 
     def q(value: str) -> str:
@@ -1139,7 +1211,8 @@ def render_inventory(topology: str | Path | Topology, key: Path) -> str:
 
     lines = [
         f"# The {topo.name} container lab's hosts (lab/containers.py, {topo.path.name}):",
-        "# connection data only. Host keys change with every container: not checked.",
+        "# connection data (and an appliance's kind). Host keys change with every container:",
+        "# not checked.",
         "all:",
         "  hosts:",
     ]
@@ -1150,9 +1223,12 @@ def render_inventory(topology: str | Path | Topology, key: Path) -> str:
             "      ansible_user: root",
             f"      ansible_connection: {CONNECTION}",
             f"      ansible_ssh_private_key_file: {q(str(key))}",
-            f"      ansible_python_interpreter: {PYTHON}",
-            "      ansible_paramiko_host_key_checking: false",
         ]
+        if container.appliance not in NO_PYTHON_APPLIANCES:
+            lines.append(f"      ansible_python_interpreter: {PYTHON}")
+        lines.append("      ansible_paramiko_host_key_checking: false")
+        if container.appliance:
+            lines.append(f"      lab_appliance: {q(container.appliance)}")
     lines.append("  children:")
     for group, members in topo.groups().items():
         lines.append(f"    {group}:")
@@ -1186,7 +1262,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     make = commands.add_parser("create", help="bring a topology up (idempotent)")
-    make.add_argument("topology", help="a name in lab/topologies (default, multisite) or a path")
+    make.add_argument(
+        "topology", help="a name in lab/topologies (default, multisite, appliance) or a path"
+    )
     make.add_argument("--inventory", type=Path, help="also write the Ansible inventory here")
     for verb, text in (("destroy", "remove a topology"), ("status", "show a topology")):
         commands.add_parser(verb, help=text).add_argument("topology")
