@@ -28,7 +28,7 @@ def podman_lab():
         pytest.skip(f"podman containers with systemd: {why}")
 
 
-@pytest.mark.parametrize("scenario", ["default", "multisite"])
+@pytest.mark.parametrize("scenario", ["default", "multisite", "appliance"])
 def test_scenario(podman_lab, scenario):
     env = {
         **os.environ,

@@ -310,6 +310,21 @@ def test_owner_address_not_virtual():
     assert "10.1.1.2" in found.message
 
 
+def test_owner_address_on_a_dual_stack_interface():
+    """IPv4 and IPv6 addresses on one interface (they do not compare) are judged too."""
+    addresses = {
+        "r1": {
+            "eth0": [ipaddress.ip_interface("10.1.1.2/24"), ipaddress.ip_interface("fd00::2/64")]
+        }
+    }
+    found = one_finding(
+        check(router(255, {"priority": 255}), router(100), interface_addresses=addresses),
+        "owner-address-not-virtual",
+        ERROR,
+    )
+    assert "10.1.1.2, fd00::2" in found.message
+
+
 def test_owner_address_unknown_is_not_judged():
     assert check(router(255, {"priority": 255}), router(100)) == []
 

@@ -605,6 +605,10 @@ def _check_priorities(report: _Report, cluster: GroupCluster) -> None:
             )
 
 
+def _address_order(address: Any) -> tuple[int, Any]:
+    return (address.version, address)
+
+
 def _check_owners(
     report: _Report, cluster: GroupCluster, addresses: Mapping[str, Mapping[str, tuple[Any, ...]]]
 ) -> None:
@@ -616,8 +620,9 @@ def _check_owners(
         if not own:
             continue
         mine = {iface.ip for iface in own}
-        owned = sorted(mine & set(group.advertised_addresses))
-        shown = ", ".join(str(a) for a in sorted(mine))
+        # A dual-stack interface holds both families, which do not compare.
+        owned = sorted(mine & set(group.advertised_addresses), key=_address_order)
+        shown = ", ".join(str(a) for a in sorted(mine, key=_address_order))
         if group.address_owner and not owned:
             report.add(
                 "owner-address-not-virtual",

@@ -1,0 +1,262 @@
+# Copyright: routerha developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""routerha.cluster.vyatta_config: a router's native VRRP and conntrack-sync
+configuration (VyOS, EdgeOS) made to say what the data model says, in one commit.
+
+Everything is decided on the controller; the router only runs POSIX sh (the
+configuration is read with ``vyatta-op-cmd-wrapper``, changed with
+``vyatta-cfg-cmd-wrapper``), so this works on EdgeOS and old VyOS, whose Python
+Ansible cannot use. Documentation: plugins/modules/vyatta_config.py.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+from ansible_collections.routerha.cluster.plugins.module_utils.model.dump import dump_config
+from ansible_collections.routerha.cluster.plugins.module_utils.model.errors import ConfigError
+from ansible_collections.routerha.cluster.plugins.module_utils.model.load import load_config
+from ansible_collections.routerha.cluster.plugins.module_utils.model.native.common import (
+    NativeParseError,
+)
+from ansible_collections.routerha.cluster.plugins.module_utils.model.native.converge import (
+    conflicts,
+    converge_commands,
+    native_part,
+    owned_paths,
+    removal_commands,
+)
+from ansible_collections.routerha.cluster.plugins.module_utils.model.native.render import (
+    RenderError,
+    render_set_lines,
+)
+from ansible_collections.routerha.cluster.plugins.plugin_utils.vyatta_session import (
+    Masker,
+    command_label,
+    outcome,
+    run_in_group,
+    scheduled,
+    session_script,
+)
+
+ARGUMENT_SPEC = {
+    "config": {"type": "raw", "required": True},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "syntax": {"type": "str", "choices": ["vyos", "vyos-1.2", "vyatta"], "required": True},
+    "confirm_minutes": {"type": "int", "default": 10},
+    "commit_at": {"type": "float"},
+    "save": {"type": "bool", "default": True},
+    "cfg_wrapper": {"type": "path", "default": "/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper"},
+    "op_wrapper": {"type": "path", "default": "/opt/vyatta/bin/vyatta-op-cmd-wrapper"},
+    "config_group": {"type": "str", "default": "vyattacfg"},
+    "schedule_timeout": {"type": "float", "default": 120.0},
+    "state_file": {"type": "path", "default": "/config/routerha/native-applied.json"},
+}
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars or {})
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        if args["confirm_minutes"] < 0:
+            raise AnsibleActionFail(
+                "vyatta_config: confirm_minutes must be 0 (plain commit) or more"
+            )
+        self.args, self.masker = args, Masker()
+        desired = self._desired()
+        current = self._read_config()
+        self.previous = self._read_previous() if args["state"] == "present" else None
+        own_syntax = args["syntax"] if args["state"] == "present" else None
+        try:
+            commands = self._commands(current, desired)
+            found = conflicts(current, desired, syntax=own_syntax)
+        except (RenderError, NativeParseError) as exc:
+            raise AnsibleActionFail(f"vyatta_config: {exc}") from exc
+        result.update(
+            changed=bool(commands),
+            commands=self.masker.lines(commands),
+            conflicts=[str(conflict) for conflict in found],
+            syntax=args["syntax"],
+            state=args["state"],
+        )
+        if args["state"] == "absent" and found:
+            result["native_config"] = self._native_config(current, desired)
+        if self._task.diff:
+            result["diff"] = self._diff(current, desired)
+        if not commands or self._task.check_mode:
+            return result
+        return {**result, **self._apply(commands, desired)}
+
+    # -- what should change --------------------------------------------------------
+
+    def _desired(self):
+        config = self.args["config"]
+        if isinstance(config, str):
+            try:
+                config = json.loads(config)
+            except ValueError as exc:
+                raise AnsibleActionFail(f"vyatta_config: config is not JSON: {exc}") from exc
+        self.desired_data = config
+        try:
+            return load_config(config)
+        except ConfigError as exc:
+            problems = "; ".join(f"{path}: {why}" for path, why in exc.problems)
+            raise AnsibleActionFail(f"vyatta_config: config: {problems}") from exc
+
+    def _commands(self, current, desired):
+        if self.args["state"] == "absent":
+            return removal_commands(current, desired)
+        return converge_commands(current, desired, self.args["syntax"], previous=self.previous)
+
+    def _native_config(self, current, desired):
+        """The native part that would go, as routerhad's configuration (passwords
+        masked): what a migration would carry over, to compare with the inventory."""
+        try:
+            data = dump_config(native_part(current, desired))
+        except (ConfigError, NativeParseError) as exc:
+            return {"unreadable": str(exc)}
+        for group in data["vrrp"]["groups"].values():
+            auth = group.get("authentication")
+            if auth and "password" in auth:
+                auth["password"] = self.masker.token(auth["password"])
+        return data
+
+    def _read_previous(self):
+        """The configuration this module applied last (state_file), so that what it
+        owned and the inventory dropped is deleted too; None when there is none."""
+        run = self._run(f"cat {shlex.quote(self.args['state_file'])}")
+        if run.get("rc") != 0:
+            return None
+        try:
+            return load_config(json.loads(run.get("stdout", "")))
+        except (ValueError, ConfigError):
+            return None  # unreadable or of another version: own the desired subtrees only
+
+    def _remember(self):
+        """Keep what was applied (it holds the passwords: mode 0600 under /config)."""
+        path = shlex.quote(self.args["state_file"])
+        text = json.dumps(self.desired_data, sort_keys=True)
+        self._shell(
+            f"umask 077; mkdir -p $(dirname {path}) && cat > {path}.tmp <<'ROUTERHA_EOF'\n{text}\nROUTERHA_EOF\n"
+            f"mv {path}.tmp {path}",
+            "keeping the applied configuration",
+        )
+
+    def _diff(self, current, desired):
+        """Before and after as set lines, the owned subtrees only, passwords masked."""
+        owned = owned_paths(desired, self.args["syntax"])
+        before = [line for line in current.splitlines() if _under(line, owned)]
+        after = (
+            [] if self.args["state"] == "absent" else render_set_lines(desired, self.args["syntax"])
+        )
+        return {
+            "before": "\n".join(self.masker.lines(sorted(before))) + "\n",
+            "after": "\n".join(self.masker.lines(sorted(after))) + "\n",
+            "before_header": "running configuration",
+            "after_header": "routerha",
+        }
+
+    # -- the router -------------------------------------------------------------------
+
+    def _run(self, command):
+        """``command`` as the raw module runs it: to the login shell as it is. (With
+        Ansible's default executable, `&& sleep 0` would be appended after the last
+        line, which ends a here-document.)"""
+        return self._low_level_execute_command(command, sudoable=True, executable=False)
+
+    def _shell(self, command, what):
+        run = self._run(command)
+        if run.get("rc") != 0:
+            detail = (run.get("stderr") or run.get("stdout") or "").strip()[-2000:]
+            raise AnsibleActionFail(f"vyatta_config: {what} failed (rc {run.get('rc')}): {detail}")
+        return run
+
+    def _read_config(self):
+        wrapper = self.args["op_wrapper"]
+        run = self._shell(f"{wrapper} show configuration commands", "reading the configuration")
+        return run.get("stdout", "")
+
+    def _session(self, commands, commit, save, what):
+        script = session_script(self.args["cfg_wrapper"], commands, commit=commit, save=save)
+        run = self._run(run_in_group(script, self.args["config_group"]))
+        ok, step = outcome(run.get("stdout", ""), run.get("stderr", ""))
+        if not ok:
+            detail = (run.get("stdout", "") + run.get("stderr", "")).strip()[-2000:]
+            raise AnsibleActionFail(
+                f"vyatta_config: {what}: {step or 'the session did not finish'}; "
+                f"nothing was committed. {self.masker.line(detail)}"
+            )
+
+    def _apply(self, commands, desired):
+        a = self.args
+        minutes = a["confirm_minutes"]
+        commit = f"commit-confirm {minutes}" if minutes else "commit"
+        out = {"confirm_minutes": minutes}
+        if a["commit_at"] is None:
+            # Saved only once confirmed: on VyOS 1.1-1.3 and EdgeOS a missed confirm
+            # rolls back by rebooting into the saved configuration.
+            self._session(commands, commit, save=not minutes and a["save"], what="the commit")
+        else:
+            out["committed_at"] = self._scheduled(commands, commit, minutes)
+        after = self._read_config()
+        left = self._commands(after, desired)
+        if left:
+            raise AnsibleActionFail(
+                "vyatta_config: after the commit the router still differs in "
+                f"{len(left)} commands ({', '.join(command_label(c) for c in left[:5])}); "
+                + (
+                    f"not confirmed: it rolls back within {minutes} minutes"
+                    if minutes
+                    else "the commit is kept"
+                )
+            )
+        if minutes:
+            self._session([], "confirm", save=a["save"], what="confirming the commit")
+        if a["state"] == "present":
+            self._remember()
+        out["confirmed"] = bool(minutes)
+        out["saved"] = a["save"]
+        return out
+
+    def _scheduled(self, commands, commit, minutes):
+        """The commit at ``commit_at``, the same second on every member of a group:
+        the script is left waiting on the router, then its log is read."""
+        a = self.args
+        name = f"routerha-commit-{self._task._uuid}"
+        script = session_script(
+            a["cfg_wrapper"], commands, commit=commit, save=not minutes and a["save"]
+        )
+        self._shell(
+            scheduled(script, a["config_group"], a["commit_at"], name), "scheduling the commit"
+        )
+        deadline = a["commit_at"] + a["schedule_timeout"]
+        while True:
+            time.sleep(max(0.2, min(1.0, a["commit_at"] - time.time())))
+            run = self._run(f"cat /tmp/{name}.log")
+            ok, step = outcome(run.get("stdout", ""), run.get("stderr", "") + run.get("stdout", ""))
+            if ok or step:
+                break
+            if time.time() > deadline:
+                raise AnsibleActionFail(
+                    f"vyatta_config: the scheduled commit did not finish within "
+                    f"{a['schedule_timeout']:.0f} s of its time; see /tmp/{name}.log on the router"
+                )
+        self._run(f"rm -f /tmp/{name}.log")
+        if not ok:
+            raise AnsibleActionFail(f"vyatta_config: the scheduled commit failed: {step}")
+        return a["commit_at"]
+
+
+def _under(line, owned):
+    words = line.split()
+    if not words or words[0] != "set":
+        return False
+    return any(tuple(words[1 : 1 + len(path)]) == tuple(path) for path in owned)
