@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import time
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
@@ -37,10 +36,10 @@ from ansible_collections.routerha.cluster.plugins.module_utils.model.native.rend
 )
 from ansible_collections.routerha.cluster.plugins.plugin_utils.vyatta_session import (
     Masker,
+    at_moment,
     command_label,
     outcome,
     run_in_group,
-    scheduled,
     session_script,
 )
 
@@ -54,7 +53,6 @@ ARGUMENT_SPEC = {
     "cfg_wrapper": {"type": "path", "default": "/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper"},
     "op_wrapper": {"type": "path", "default": "/opt/vyatta/bin/vyatta-op-cmd-wrapper"},
     "config_group": {"type": "str", "default": "vyattacfg"},
-    "schedule_timeout": {"type": "float", "default": 120.0},
     "state_file": {"type": "path", "default": "/config/routerha/native-applied.json"},
 }
 
@@ -227,31 +225,20 @@ class ActionModule(ActionBase):
         return out
 
     def _scheduled(self, commands, commit, minutes):
-        """The commit at ``commit_at``, the same second on every member of a group:
-        the script is left waiting on the router, then its log is read."""
+        """The commit at ``commit_at``, the same second on every member of a group
+        (each member's worker runs this at once; the wait is on the router)."""
         a = self.args
-        name = f"routerha-commit-{self._task._uuid}"
         script = session_script(
             a["cfg_wrapper"], commands, commit=commit, save=not minutes and a["save"]
         )
-        self._shell(
-            scheduled(script, a["config_group"], a["commit_at"], name), "scheduling the commit"
-        )
-        deadline = a["commit_at"] + a["schedule_timeout"]
-        while True:
-            time.sleep(max(0.2, min(1.0, a["commit_at"] - time.time())))
-            run = self._run(f"cat /tmp/{name}.log")
-            ok, step = outcome(run.get("stdout", ""), run.get("stderr", "") + run.get("stdout", ""))
-            if ok or step:
-                break
-            if time.time() > deadline:
-                raise AnsibleActionFail(
-                    f"vyatta_config: the scheduled commit did not finish within "
-                    f"{a['schedule_timeout']:.0f} s of its time; see /tmp/{name}.log on the router"
-                )
-        self._run(f"rm -f /tmp/{name}.log")
+        run = self._run(run_in_group(at_moment(script, a["commit_at"]), a["config_group"]))
+        ok, step = outcome(run.get("stdout", ""), run.get("stderr", ""))
         if not ok:
-            raise AnsibleActionFail(f"vyatta_config: the scheduled commit failed: {step}")
+            detail = (run.get("stdout", "") + run.get("stderr", "")).strip()[-2000:]
+            raise AnsibleActionFail(
+                f"vyatta_config: the scheduled commit: {step or 'the session did not finish'}; "
+                f"nothing was committed. {self.masker.line(detail)}"
+            )
         return a["commit_at"]
 
 

@@ -71,10 +71,6 @@ options:
   commit_at:
     description: Seconds since the epoch (the router's clock) at which to commit; the task waits for it.
     type: float
-  schedule_timeout:
-    description: Seconds after O(commit_at) within which the scheduled commit must have finished.
-    type: float
-    default: 120
   save:
     description: Save the configuration (C(/config/config.boot)) once the commit is confirmed, so it survives a reboot.
     type: bool

@@ -143,7 +143,9 @@ def identify(output: str, backend: str = "auto") -> dict[str, object]:
         )
     found = sections(output)
     if "end" not in found:
-        raise PlatformError("the platform probe did not finish: no '== end' line in its output:\n" + output[-500:])
+        raise PlatformError(
+            "the platform probe did not finish: no '== end' line in its output:\n" + output[-500:]
+        )
     family, version, description = _family_and_version(found)
     python, python_version = _python(found.get("python", []))
     version_tuple = _version_tuple(version)

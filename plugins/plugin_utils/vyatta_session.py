@@ -69,23 +69,16 @@ def run_in_group(script: str, group: str) -> str:
     return f"sg {shlex.quote(group)} -c 'sh -s' <<'{marker}'\n{script}{marker}\n"
 
 
-def scheduled(script: str, group: str, at: float, name: str) -> str:
-    """A command line that starts ``script`` detached, under ``group``, at the
-    wall-clock time ``at`` (seconds since the epoch, the router's clock), and returns
-    at once; the script's output goes to ``/tmp/NAME.log``, the script itself to
-    ``/tmp/NAME.sh`` (mode 0700, removed when it has run)."""
-    base = f"/tmp/{name}"
+def at_moment(script: str, at: float) -> str:
+    """``script``, first waiting on the router until the wall-clock time ``at``
+    (seconds since the epoch, the router's clock). It runs in the foreground: each
+    member's worker holds its connection until its commit is done, so nothing is
+    left behind on the router (a detached job may die with the SSH session)."""
     wait = (
-        f"now=$(date +%s.%N); delay=$(awk -v a={at:.3f} -v n=\"$now\" "
-        "'BEGIN { d = a - n; if (d < 0) d = 0; printf \"%.3f\", d }'); sleep \"$delay\""
+        f'now=$(date +%s.%N); delay=$(awk -v a={at:.3f} -v n="$now" '
+        '\'BEGIN { d = a - n; if (d < 0) d = 0; printf "%.3f", d }\'); sleep "$delay"'
     )
-    body = f"{wait}\nrm -f {base}.sh\n{script}"
-    marker = "ROUTERHA_SESSION_EOF"
-    return (
-        f"umask 077; cat > {base}.sh <<'{marker}'\n{body}{marker}\n"
-        f"setsid nohup sg {shlex.quote(group)} -c 'sh {base}.sh' > {base}.log 2>&1 < /dev/null &\n"
-        f"echo started\n"
-    )
+    return f"{wait}\n{script}"
 
 
 def command_label(command: str) -> str:

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from lab.appliance import vyatta_schema
 from routerha.model import Authentication, AuthType, Config, TrackedInterface, load_config
 from routerha.model.errors import ConfigError
 from routerha.model.native import NativeParseError, parse_native, parse_set_lines
+from routerha.model.native.converge import converge_commands
 from routerha.model.native.render import (
     SYNTAXES,
     RenderError,
@@ -635,7 +637,6 @@ def test_interface_path_refuses(name):
     ("name", "syntax"), [("VYOS_ONLY", "vyos"), ("VYATTA", "vyos"), ("VYATTA", "vyatta")]
 )
 def test_rendered_lines_pass_the_routers_schema(name, syntax):
-    vyatta_schema = pytest.importorskip("lab.appliance.vyatta_schema")
     schema = vyatta_schema.load(syntax)
     checked = 0
     for line in render_set_lines(globals()[name], syntax):
@@ -644,3 +645,20 @@ def test_rendered_lines_pass_the_routers_schema(name, syntax):
             schema.validate_set(words)
             checked += 1
     assert checked > 20
+
+
+@pytest.mark.parametrize("syntax", ["vyos", "vyatta"])
+def test_converge_deletes_pass_the_routers_schema(syntax):
+    """A group dropped from the configuration is deleted with a path the router knows."""
+    schema = vyatta_schema.load(syntax)
+    before = "\n".join(render_set_lines(VYATTA, syntax))
+    fewer = dataclasses.replace(
+        VYATTA, groups={k: v for k, v in list(VYATTA.groups.items())[1:]}, sync_groups={},
+        conntrack_sync=None,
+    )  # fmt: skip
+    commands = converge_commands(before, fewer, syntax, previous=VYATTA)
+    deletes = [shlex.split(c)[1:] for c in commands if c.startswith("delete ")]
+    assert deletes
+    for words in deletes:
+        if schema.covers(words):
+            schema.validate_delete(words)
