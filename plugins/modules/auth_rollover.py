@@ -123,7 +123,9 @@ notes:
   - keepalived members cannot hold two keys; with one in the group the change is scheduled. keepalived's
     reload (C(SIGHUP)) keeps the instance's state and counters; its state and counters come from its JSON
     dump (keepalived built with JSON support, as Debian's is), the master's address from its data dump.
-  - Routers on the native backend (VyOS or EdgeOS running their own VRRP) are not members this module drives; C(playbooks/rotate_auth.yml) changes their password with M(routerha.cluster.vyatta_config) and O(routerha.cluster.vyatta_config#module:commit_at), all members at one second.
+  - Routers on the native backend (VyOS or EdgeOS running their own VRRP) are not members this module drives;
+    C(playbooks/rotate_auth.yml) changes their password with M(routerha.cluster.vyatta_config) and
+    O(routerha.cluster.vyatta_config#module:commit_at), all members at one second.
   - The password is never returned or logged.
 seealso:
   - module: routerha.cluster.routerhad_auth

@@ -54,8 +54,8 @@ def test_a_session_runs_in_one_shell_with_every_word_intact(session, tmp_path):
     run = subprocess.run(["sh", "-s"], input=script, capture_output=True, text=True, check=False)
     assert session.outcome(run.stdout, run.stderr) == (True, "")
     made = calls(log)
-    assert {pid for pid, _ in made} == {made[0][0]}  # one parent: one session
-    assert [words for _, words in made] == [
+    assert {pid for pid, _words in made} == {made[0][0]}  # one parent: one session
+    assert [words for _pid, words in made] == [
         "begin",
         "delete high-availability vrrp group OLD",
         "set high-availability vrrp group LAN description two words",
@@ -75,7 +75,7 @@ def test_a_failing_step_discards_and_ends_the_session_and_names_the_step(session
     ok, step = session.outcome(run.stdout, run.stderr)
     assert not ok and run.returncode == 1
     assert step == "set high-availability vrrp group LAN authentication password ********"
-    assert [words for _, words in calls(log)] == [
+    assert [words for _pid, words in calls(log)] == [
         "begin",
         "set high-availability vrrp group LAN authentication password secret",
         "discard",
@@ -94,7 +94,7 @@ def test_a_scheduled_session_waits_for_its_moment(session, tmp_path):
     done = time.time()
     assert session.outcome(run.stdout, run.stderr) == (True, "")
     assert at <= done < at + 2
-    assert [words for _, words in calls(log)][1] == "set system host-name r1"
+    assert [words for _pid, words in calls(log)][1] == "set system host-name r1"
 
 
 def test_passwords_are_masked_consistently_within_one_masker(session):
