@@ -9,7 +9,7 @@ import shlex
 
 import pytest
 
-from routerha.model import Config, load_config
+from routerha.model import Config
 from routerha.model.native import NativeParseError, parse_set_lines
 from routerha.model.native.converge import (
     Conflict,
@@ -20,6 +20,7 @@ from routerha.model.native.converge import (
     removal_commands,
 )
 from routerha.model.native.render import RenderError, render_set_lines
+from tests.native.builders import config, group
 
 # A tiny VyOS: set and delete applied to the lines of `show configuration commands`.
 
@@ -63,17 +64,6 @@ def apply(current: str, commands: list[str]) -> str:
 def words(text: str) -> set[tuple[str, ...]]:
     """The lines of set-line text as words (quoting aside)."""
     return {tuple(shlex.split(line)) for line in text.splitlines() if line.strip()}
-
-
-def group(interface: str, vrid: int, *address: str, **settings) -> dict:
-    return {"interface": interface, "vrid": vrid, "address": list(address), **settings}
-
-
-def config(groups: dict, sync_groups: dict | None = None, conntrack: dict | None = None) -> Config:
-    data: dict = {"vrrp": {"groups": groups, "sync_groups": sync_groups or {}}}
-    if conntrack is not None:
-        data["conntrack_sync"] = conntrack
-    return load_config(data)
 
 
 def desired(**lan) -> Config:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lab.appliance import vyatta_schema
-from routerha.model import Authentication, AuthType, Config, TrackedInterface, load_config
+from routerha.model import Authentication, AuthType, Config, TrackedInterface
 from routerha.model.errors import ConfigError
 from routerha.model.native import NativeParseError, parse_native, parse_set_lines
 from routerha.model.native.converge import converge_commands
@@ -23,19 +23,9 @@ from routerha.model.native.render import (
     quote,
     render_set_lines,
 )
+from tests.native.builders import config, group
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def group(interface: str, vrid: int, *address: str, **settings) -> dict:
-    return {"interface": interface, "vrid": vrid, "address": list(address), **settings}
-
-
-def config(groups: dict, sync_groups: dict | None = None, conntrack: dict | None = None) -> Config:
-    data: dict = {"vrrp": {"groups": groups, "sync_groups": sync_groups or {}}}
-    if conntrack is not None:
-        data["conntrack_sync"] = conntrack
-    return load_config(data)
 
 
 #: Everything VyOS 1.4 can say, at values other than the defaults.
