@@ -118,14 +118,9 @@ class ActionModule(ActionBase):
         """The native part that would go, as routerhad's configuration (passwords
         masked): what a migration would carry over, to compare with the inventory."""
         try:
-            data = dump_config(native_part(current, desired))
+            return self.masker.config(dump_config(native_part(current, desired)))
         except (ConfigError, NativeParseError) as exc:
             return {"unreadable": str(exc)}
-        for group in data["vrrp"]["groups"].values():
-            auth = group.get("authentication")
-            if auth and "password" in auth:
-                auth["password"] = self.masker.token(auth["password"])
-        return data
 
     def _read_previous(self):
         """The configuration this module applied last (state_file), so that what it
@@ -182,8 +177,13 @@ class ActionModule(ActionBase):
         run = self._shell(f"{wrapper} show configuration commands", "reading the configuration")
         return run.get("stdout", "")
 
-    def _session(self, commands, commit, save, what):
+    def _session(self, commands, commit, save, what, at=None):
+        """One configuration session in one sh under the config group; with ``at``,
+        it first waits on the router until that moment (each member's worker runs
+        it at once, so all members commit in the same second)."""
         script = session_script(self.args["cfg_wrapper"], commands, commit=commit, save=save)
+        if at is not None:
+            script = at_moment(script, at)
         run = self._run(run_in_group(script, self.args["config_group"]))
         ok, step = outcome(run.get("stdout", ""), run.get("stderr", ""))
         if not ok:
@@ -198,12 +198,15 @@ class ActionModule(ActionBase):
         minutes = a["confirm_minutes"]
         commit = f"commit-confirm {minutes}" if minutes else "commit"
         out = {"confirm_minutes": minutes}
-        if a["commit_at"] is None:
-            # Saved only once confirmed: on VyOS 1.1-1.3 and EdgeOS a missed confirm
-            # rolls back by rebooting into the saved configuration.
-            self._session(commands, commit, save=not minutes and a["save"], what="the commit")
-        else:
-            out["committed_at"] = self._scheduled(commands, commit, minutes)
+        # Saved only once confirmed: on VyOS 1.1-1.3 and EdgeOS a missed confirm
+        # rolls back by rebooting into the saved configuration.
+        self._session(
+            commands, commit, save=not minutes and a["save"],
+            what="the scheduled commit" if a["commit_at"] is not None else "the commit",
+            at=a["commit_at"],
+        )  # fmt: skip
+        if a["commit_at"] is not None:
+            out["committed_at"] = a["commit_at"]
         after = self._read_config()
         left = self._commands(after, desired)
         if left:
@@ -223,23 +226,6 @@ class ActionModule(ActionBase):
         out["confirmed"] = bool(minutes)
         out["saved"] = a["save"]
         return out
-
-    def _scheduled(self, commands, commit, minutes):
-        """The commit at ``commit_at``, the same second on every member of a group
-        (each member's worker runs this at once; the wait is on the router)."""
-        a = self.args
-        script = session_script(
-            a["cfg_wrapper"], commands, commit=commit, save=not minutes and a["save"]
-        )
-        run = self._run(run_in_group(at_moment(script, a["commit_at"]), a["config_group"]))
-        ok, step = outcome(run.get("stdout", ""), run.get("stderr", ""))
-        if not ok:
-            detail = (run.get("stdout", "") + run.get("stderr", "")).strip()[-2000:]
-            raise AnsibleActionFail(
-                f"vyatta_config: the scheduled commit: {step or 'the session did not finish'}; "
-                f"nothing was committed. {self.masker.line(detail)}"
-            )
-        return a["commit_at"]
 
 
 def _under(line, owned):

@@ -8,12 +8,37 @@ option would mask every string of it ("eth0" throughout the result), so mask()
 adds exactly the passwords read to no_log_values. Until it is called, a failure
 (an argument of the wrong type, say) masks conservatively (``conservative``); and
 the line AnsibleModule logs to syslog with every argument, at its start, waits
-for mask() too. pair_check and routerhad_config use it.
+for mask() too. pair_check and routerhad_config use it; secret_token and mask_config_passwords are how
+the collection shows a password in a diff or result.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from ansible.module_utils.basic import AnsibleModule
+
+
+def secret_token(value, key):
+    """A password shown as ``<secret HMAC>`` under ``key``: with one key per run, a
+    changed password shows as a changed token and an unchanged one as the same."""
+    return f"<secret {hmac.new(key, str(value).encode(), hashlib.sha256).hexdigest()[:12]}>"
+
+
+def mask_config_passwords(data, key):
+    """Replace, in place, every password (``authentication.password`` and ``accept``)
+    of a configuration's plain data with its token; data of any other shape is left
+    as it is."""
+    groups = ((data.get("vrrp") or {}).get("groups") or {}) if isinstance(data, dict) else {}
+    for group in groups.values() if isinstance(groups, dict) else ():
+        auth = group.get("authentication") if isinstance(group, dict) else None
+        if isinstance(auth, dict):
+            if "password" in auth:
+                auth["password"] = secret_token(auth["password"], key)
+            if isinstance(auth.get("accept"), list):
+                auth["accept"] = [secret_token(p, key) for p in auth["accept"]]
+    return data
 
 
 class MaskingModule(AnsibleModule):

@@ -94,13 +94,14 @@ problems:
   elements: list
 """
 
-import hashlib
-import hmac
 import json
 import os
 import secrets
 
-from ansible_collections.routerha.cluster.plugins.module_utils.masking import MaskingModule
+from ansible_collections.routerha.cluster.plugins.module_utils.masking import (
+    MaskingModule,
+    mask_config_passwords,
+)
 from ansible_collections.routerha.cluster.plugins.module_utils.model.errors import ConfigError
 from ansible_collections.routerha.cluster.plugins.module_utils.model.load import load_config
 from ansible_collections.routerha.cluster.plugins.module_utils.pair_check import (
@@ -127,17 +128,7 @@ def masked(text, key):
     except ValueError:
         return "(not JSON: not shown, it may hold passwords)\n"
 
-    def token(value):
-        return f"<secret {hmac.new(key, str(value).encode(), hashlib.sha256).hexdigest()[:12]}>"
-
-    groups = ((data.get("vrrp") or {}).get("groups") or {}) if isinstance(data, dict) else {}
-    for group in groups.values() if isinstance(groups, dict) else ():
-        auth = group.get("authentication") if isinstance(group, dict) else None
-        if isinstance(auth, dict):
-            if "password" in auth:
-                auth["password"] = token(auth["password"])
-            if isinstance(auth.get("accept"), list):
-                auth["accept"] = [token(p) for p in auth["accept"]]
+    mask_config_passwords(data, key)
     return render(data)
 
 

@@ -13,11 +13,14 @@ through sudo as root, since they leave root-owned files in the config tree).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import re
 import shlex
+
+from ansible_collections.routerha.cluster.plugins.module_utils.masking import (
+    mask_config_passwords,
+    secret_token,
+)
 
 #: The marker lines the scripts print, read back by :func:`outcome`.
 DONE = "routerha: done"
@@ -87,16 +90,19 @@ def command_label(command: str) -> str:
 
 
 class Masker:
-    """Shows each password as ``<secret HMAC>``, keyed afresh per instance: within one
-    result a changed password can be told from an unchanged one, and nothing of
-    it can be recovered."""
+    """Shows each password as ``<secret HMAC>`` (masking.secret_token), keyed afresh
+    per instance: within one result a changed password can be told from an
+    unchanged one, and nothing of it can be recovered."""
 
     def __init__(self) -> None:
         self._key = os.urandom(16)
 
     def token(self, value: str) -> str:
-        digest = hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()[:12]
-        return f"<secret {digest}>"
+        return secret_token(value, self._key)
+
+    def config(self, data: dict) -> dict:
+        """A configuration's plain data with its passwords as tokens (in place)."""
+        return mask_config_passwords(data, self._key)
 
     def line(self, command: str) -> str:
         match = _PASSWORD_LINE.match(command)

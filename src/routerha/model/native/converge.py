@@ -383,10 +383,19 @@ def _subtree(words: Path) -> tuple[str, Path] | None:
     return None
 
 
-def _single_valued(words: Path) -> bool:
-    """Whether the line's last word is the value of a leaf that holds one value."""
+def _leaf(words: Path) -> tuple[str, Path] | None:
+    """(subtree kind, path below it) of a line whose last word may be a value:
+    one at least two words below a subtree routerha reads; None otherwise."""
     found = _subtree(words)
     if found is None or len(found[1]) < 2:
+        return None
+    return found
+
+
+def _single_valued(words: Path) -> bool:
+    """Whether the line's last word is the value of a leaf that holds one value."""
+    found = _leaf(words)
+    if found is None:
         return False
     kind, rest = found
     node = _SCHEMAS[kind].get(rest[:-1])
@@ -395,8 +404,8 @@ def _single_valued(words: Path) -> bool:
 
 def _takes_value(words: Path) -> bool:
     """Whether the last word is a value (quoted when printed) rather than a node."""
-    found = _subtree(words)
-    if found is None or len(found[1]) < 2:
+    found = _leaf(words)
+    if found is None:
         return False
     kind, rest = found
     node = _SCHEMAS[kind].get(rest[:-1])
@@ -404,8 +413,8 @@ def _takes_value(words: Path) -> bool:
 
 
 def _at_default(words: Path) -> bool:
-    found = _subtree(words)
-    if found is None or len(found[1]) < 2:
+    found = _leaf(words)
+    if found is None:
         return False
     kind, rest = found
     default = _DEFAULTS.get(kind, {}).get(rest[:-1])
