@@ -28,6 +28,7 @@ from ansible_collections.routerha.cluster.plugins.module_utils.model.native.conv
     converge_commands,
     native_part,
     owned_paths,
+    read_running,
     removal_commands,
 )
 from ansible_collections.routerha.cluster.plugins.module_utils.model.native.render import (
@@ -70,10 +71,11 @@ class ActionModule(ActionBase):
             )
         self.args, self.masker = args, Masker()
         desired = self._desired()
-        current = self._read_config()
+        text = self._read_config()
         self.previous = self._read_previous() if args["state"] == "present" else None
         own_syntax = args["syntax"] if args["state"] == "present" else None
         try:
+            current = read_running(text)  # read once, asked below several times
             commands = self._commands(current, desired)
             found = conflicts(current, desired, syntax=own_syntax)
         except (RenderError, NativeParseError) as exc:
@@ -88,7 +90,7 @@ class ActionModule(ActionBase):
         if args["state"] == "absent" and found:
             result["native_config"] = self._native_config(current, desired)
         if self._task.diff:
-            result["diff"] = self._diff(current, desired)
+            result["diff"] = self._diff(text, current, desired)
         if not commands or self._task.check_mode:
             return result
         return {**result, **self._apply(commands, desired)}
@@ -143,10 +145,15 @@ class ActionModule(ActionBase):
             "keeping the applied configuration",
         )
 
-    def _diff(self, current, desired):
+    def _diff(self, text, current, desired):
         """Before and after as set lines, the owned subtrees only, passwords masked."""
         owned = owned_paths(desired, self.args["syntax"])
-        before = [line for line in current.splitlines() if _under(line, owned)]
+        lines = text.splitlines()
+        before = [
+            lines[st.line - 1]
+            for st in current
+            if any(st.words[: len(path)] == tuple(path) for path in owned)
+        ]
         after = (
             [] if self.args["state"] == "absent" else render_set_lines(desired, self.args["syntax"])
         )
@@ -226,10 +233,3 @@ class ActionModule(ActionBase):
         out["confirmed"] = bool(minutes)
         out["saved"] = a["save"]
         return out
-
-
-def _under(line, owned):
-    words = line.split()
-    if not words or words[0] != "set":
-        return False
-    return any(tuple(words[1 : 1 + len(path)]) == tuple(path) for path in owned)

@@ -141,17 +141,16 @@ def same_model(text, config):
 
 
 def summary(config):
-    return {
-        name: {
+    out = {}
+    for name, g in config.groups.items():
+        sync_group = config.sync_group_of(name)
+        out[name] = {
             "interface": g.interface,
             "vrid": g.vrid,
             "priority": g.priority,
-            "sync_group": next(
-                (s for s, sync in config.sync_groups.items() if name in sync.member), None
-            ),
+            "sync_group": sync_group.name if sync_group else None,
         }
-        for name, g in config.groups.items()
-    }
+    return out
 
 
 def main():

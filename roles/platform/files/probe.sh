@@ -5,7 +5,6 @@ echo "== vyos-version"; cat /usr/share/vyos/version.json 2>/dev/null
 echo "== vyatta-version"; cat /opt/vyatta/etc/version 2>/dev/null
 echo "== edgeos-version"; cat /etc/version 2>/dev/null
 echo "== wrapper"; test -x /opt/vyatta/sbin/vyatta-cfg-cmd-wrapper && echo present
-echo "== config"; test -d /config && echo present
 echo "== systemd"; test -d /run/systemd/system && echo present
 echo "== python"
 for p in /usr/bin/python3 /usr/local/bin/python3 /usr/bin/python; do

@@ -161,7 +161,8 @@ def differs_beyond_timeout(key: bytes, old: bytes, new: bytes) -> bool:
 
     Every re-read of the table finds every timeout lower; that alone is no news
     for the peer (the kernel sends no event for it either, and a takeover gives
-    each entry at least a minute anyway).
+    each entry at least a minute anyway). A key that is no entry key (an
+    expectation's) is compared whole.
     """
     if old == new:
         return False

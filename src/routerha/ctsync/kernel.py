@@ -253,7 +253,7 @@ def _values(nla: Any, names: Collection[str] | None = None) -> dict[str, Any]:
     ``nla`` is a pyroute2 message or NLA, or what ``READER`` made of one (a dict).
     """
     if isinstance(nla, dict) and not isinstance(nla, nlmsg_base):  # pyroute2's are dicts too
-        return nla if names is None else {k: v for k, v in nla.items() if k in names}
+        return nla  # already decoded: nothing to spare by leaving names out
     out = {}
     for slot in nla["attrs"]:
         name = slot.cell[0]

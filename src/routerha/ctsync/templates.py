@@ -28,8 +28,6 @@ from typing import Any, Union
 
 from pyroute2.netlink import nla_slot, nlmsg_base
 
-#: The netlink header (length, type, flags, sequence, port id) and nfgenmsg's family.
-NLMSG_HEADER = struct.Struct("=IHHII")
 #: Where the flags and the sequence number sit in a netlink header.
 FLAGS_OFFSET = 6
 SEQ_OFFSET = 8

@@ -254,11 +254,8 @@ class ConntrackSyncService:
             self.protocol.destroy(key)
         for done, (key, state) in enumerate(fresh.items(), 1):
             old = self.internal.get(key)
-            if old is None or (
-                ct.differs_beyond_timeout(key, old, state)
-                if not cx.is_expectation_key(key)
-                else old != state
-            ):
+            # (An expectation's key is no entry key: compared whole.)
+            if old is None or ct.differs_beyond_timeout(key, old, state):
                 self.protocol.update(key, state)
             if done % RECONCILE_SLICE == 0:
                 await asyncio.sleep(0)

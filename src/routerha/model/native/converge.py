@@ -23,10 +23,12 @@ So a router that already matches gets no command at all, and the plan is minimal
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Union
 
-from ..vrrp import Config, VrrpGroup
+from ..conntrack_sync import DEFAULT_MCAST_GROUP, DEFAULT_PORT, ConntrackSync
+from ..vrrp import Config, Garp, HealthCheck, VrrpGroup
 from .common import NativeParseError, Statement, number
 from .render import (
     CONNTRACK,
@@ -94,11 +96,23 @@ class Conflict:
 # Reading the running configuration
 
 
-def _statements(text: str, source: str) -> list[Statement]:
+#: The running configuration: ``show configuration commands`` text, or the same
+#: already read by :func:`read_running` (a caller asking several questions of one
+#: configuration reads it once).
+Running = Union[str, Sequence[Statement]]
+
+
+def read_running(text: str, source: str = "<running>") -> list[Statement]:
+    """``show configuration commands`` output as statements; NativeParseError naming
+    the lines it cannot read."""
     statements, errors = read_set_lines(text)
     if errors:
         raise NativeParseError(source, list(errors))
     return statements
+
+
+def _statements(running: Running, source: str) -> list[Statement]:
+    return read_running(running, source) if isinstance(running, str) else list(running)
 
 
 class _Located(NamedTuple):
@@ -271,7 +285,7 @@ def _conflicts(statements: list[Statement], desired: Config, syntax: str | None)
 
 
 def conflicts(
-    current_text: str, desired: Config, source: str = "<running>", syntax: str | None = "vyos"
+    current_text: Running, desired: Config, source: str = "<running>", syntax: str | None = "vyos"
 ) -> list[Conflict]:
     """Native groups in ``current_text`` (set lines, any syntax) on the interface,
     VRID and address family of a desired group but under another path than ``syntax``
@@ -334,33 +348,34 @@ _SINGLE_EXTRA = frozenset(
     }
 )
 #: Values the router assumes when the leaf is absent, as the parser does too: such a
-#: line is left alone when the desired configuration does not mention the leaf.
+#: line is left alone when the desired configuration does not mention the leaf. They
+#: are the model's own defaults (compared as numbers: "1" is 1.0), read from it so the
+#: two cannot drift apart; VyOS 1.1's ``preempt true`` is its own spelling.
+_GROUP_DEFAULTS: dict[Path, str] = {
+    ("advertise-interval",): str(VrrpGroup.advertise_interval),
+    ("priority",): str(VrrpGroup.priority),
+    ("preempt-delay",): str(VrrpGroup.preempt_delay),
+}
+_CHECK_DEFAULTS: dict[Path, str] = {
+    ("health-check", "interval"): str(HealthCheck.interval),
+    ("health-check", "failure-count"): str(HealthCheck.failure_count),
+}
 _DEFAULTS: dict[str, dict[Path, str]] = {
     "group": {
-        ("advertise-interval",): "1",
-        ("priority",): "100",
-        ("preempt-delay",): "0",
-        ("health-check", "interval"): "60",
-        ("health-check", "failure-count"): "3",
-        ("garp", "interval"): "0",
-        ("garp", "master-delay"): "5",
-        ("garp", "master-repeat"): "5",
-        ("garp", "master-refresh-repeat"): "1",
+        **_GROUP_DEFAULTS,
+        **_CHECK_DEFAULTS,
+        ("garp", "interval"): str(Garp.interval),
+        ("garp", "master-delay"): str(Garp.master_delay),
+        ("garp", "master-repeat"): str(Garp.master_repeat),
+        ("garp", "master-refresh-repeat"): str(Garp.master_refresh_repeat),
     },
-    "legacy": {
-        ("advertise-interval",): "1",
-        ("priority",): "100",
-        ("preempt-delay",): "0",
-        ("preempt",): "true",
-        ("health-check", "interval"): "60",
-        ("health-check", "failure-count"): "3",
-    },
-    "sync": {("health-check", "interval"): "60", ("health-check", "failure-count"): "3"},
+    "legacy": {**_GROUP_DEFAULTS, ("preempt",): "true", **_CHECK_DEFAULTS},
+    "sync": dict(_CHECK_DEFAULTS),
     "conntrack": {
-        ("mcast-group",): "225.0.0.50",
-        ("event-listen-queue-size",): "8",
-        ("sync-queue-size",): "1",
-        ("interface", "*", "port"): "3780",
+        ("mcast-group",): str(DEFAULT_MCAST_GROUP),
+        ("event-listen-queue-size",): str(ConntrackSync.event_listen_queue_size),
+        ("sync-queue-size",): str(ConntrackSync.sync_queue_size),
+        ("interface", "*", "port"): str(DEFAULT_PORT),
     },
 }
 
@@ -500,7 +515,7 @@ def _delete_commands(paths: list[Path], statements: list[Statement]) -> list[str
 
 
 def converge_commands(
-    current_text: str,
+    current_text: Running,
     desired: Config,
     syntax: str,
     previous: Config | None = None,
@@ -537,7 +552,7 @@ def converge_commands(
 
 
 def removal_commands(
-    current_text: str, desired: Config, source: str = "<running>", syntax: str | None = None
+    current_text: Running, desired: Config, source: str = "<running>", syntax: str | None = None
 ) -> list[str]:
     """The deletes that remove the native configuration conflicting with ``desired``:
     the conflicting groups' subtrees, their membership in sync groups (the sync group
@@ -558,7 +573,7 @@ def removal_commands(
 
 
 def native_part(
-    current_text: str, desired: Config, source: str = "<running>", syntax: str | None = None
+    current_text: Running, desired: Config, source: str = "<running>", syntax: str | None = None
 ) -> Config:
     """The native configuration removal_commands would remove, parsed into the model
     (for a migration: it becomes routerhad's configuration, or is compared with the
