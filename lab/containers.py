@@ -79,14 +79,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
+from lab.appliance import layout
+
 HERE = Path(__file__).resolve().parent
 APPLIANCE_DIR = HERE / "appliance"
-#: ``appliance:`` kinds (lab/appliance/layout.py); edgeos-2 hides Python from Ansible.
-APPLIANCES = ("vyos-1.4", "edgeos-2")
-NO_PYTHON_APPLIANCES = ("edgeos-2",)
+#: ``appliance:`` kinds (lab/appliance/layout.py); edgeos-2 (the vyatta syntax) hides
+#: Python from Ansible.
+APPLIANCES = tuple(layout.KINDS)
+NO_PYTHON_APPLIANCES = tuple(name for name, kind in layout.KINDS.items() if kind.syntax == "vyatta")
 #: Inside an appliance container: what layout.py installs, and where it is staged.
-APPLIANCE_HOME = "/usr/lib/routerha-appliance"
-APPLIANCE_WRAPPER = "/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper"
+APPLIANCE_HOME = "/" + layout.INSTALL
+APPLIANCE_WRAPPER = "/" + layout.CFG_WRAPPER
 APPLIANCE_STAGING = "/var/tmp/routerha-appliance"
 TOPOLOGIES = HERE / "topologies"
 CONTAINERS_CONF = HERE / "containers.conf"

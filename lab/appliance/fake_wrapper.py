@@ -81,7 +81,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -341,18 +341,23 @@ class Kinds:
 _PLAIN = re.compile(r"^[A-Za-z0-9_./:@+=,%-]+$")
 
 
+def _dquote(word: str) -> str:
+    """``word`` in double quotes, its backslashes and double quotes escaped."""
+    return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def quote_value(word: str) -> str:
     """As ``show configuration commands`` prints a value."""
     if "'" not in word:
         return f"'{word}'"
-    return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return _dquote(word)
 
 
 def quote_word(word: str) -> str:
     """A node name or tag value: bare unless it needs quotes."""
     if _PLAIN.match(word):
         return word
-    return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return _dquote(word)
 
 
 def set_line(path: Words, value: bool) -> str:
@@ -470,7 +475,7 @@ _SPECIAL = re.compile(r"[\s{}\"'\\;#*]|^$|^//")
 
 def _curly_value(word: str) -> str:
     if _SPECIAL.search(word):
-        return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return _dquote(word)
     return word
 
 
@@ -897,36 +902,33 @@ class Wrapper:
         return ""
 
     def op_set(self, words: Words) -> str:
-        session = self._need_session()
-        if not words:
-            raise WrapperError("Set failed: no configuration path given")
-        try:
-            if self.schema.covers(words):
-                self.schema.validate_set(words)
-        except vyatta_schema.SchemaError as exc:
-            raise WrapperError(f"{exc}\n\nSet failed") from None
-        tree = session.read()
-        try:
-            config_set(tree, words, self.kinds)
-        except WrapperError as exc:
-            raise WrapperError(f"{exc}\n\nSet failed") from None
-        session.write(tree)
-        return ""
+        return self._edit(words, "Set", vyatta_schema.Schema.validate_set, config_set)
 
     def op_delete(self, words: Words) -> str:
+        return self._edit(words, "Delete", vyatta_schema.Schema.validate_delete, config_delete)
+
+    def _edit(
+        self,
+        words: Words,
+        what: str,
+        validate: Callable[[vyatta_schema.Schema, Words], None],
+        edit: Callable[[Node, Words, Kinds], None],
+    ) -> str:
+        """Set or delete (``what``) a path in the working copy: ``validate`` it (a Schema
+        method) where the schema covers it, then ``edit`` the tree."""
         session = self._need_session()
         if not words:
-            raise WrapperError("Delete failed: no configuration path given")
+            raise WrapperError(f"{what} failed: no configuration path given")
         try:
             if self.schema.covers(words):
-                self.schema.validate_delete(words)
+                validate(self.schema, words)
         except vyatta_schema.SchemaError as exc:
-            raise WrapperError(f"{exc}\n\nDelete failed") from None
+            raise WrapperError(f"{exc}\n\n{what} failed") from None
         tree = session.read()
         try:
-            config_delete(tree, words, self.kinds)
+            edit(tree, words, self.kinds)
         except WrapperError as exc:
-            raise WrapperError(f"{exc}\n\nDelete failed") from None
+            raise WrapperError(f"{exc}\n\n{what} failed") from None
         session.write(tree)
         return ""
 

@@ -55,7 +55,7 @@ INSTALL = "usr/lib/routerha-appliance"
 PYTHON = f"/{INSTALL}/python3"
 FILES = ("fake_wrapper.py", "fake_op.py", "vyatta_schema.py")
 SCHEMA_DIR = "schema"
-GROUP = "vyattacfg"
+GROUP = fake_wrapper.GROUP
 CFG_WRAPPER = "opt/vyatta/sbin/vyatta-cfg-cmd-wrapper"
 OP_WRAPPER = "opt/vyatta/bin/vyatta-op-cmd-wrapper"
 

@@ -3,12 +3,14 @@ localhost, with this checkout as ``ansible_collections/routerha/cluster``."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -32,6 +34,18 @@ def collections_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     namespace.mkdir(parents=True)
     (namespace / "cluster").symlink_to(ROOT)
     return base
+
+
+@pytest.fixture
+def collection_module(collections_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """``collection_module(dotted)``: the collection's ``plugins.<dotted>`` module,
+    imported as Ansible imports it (from ansible_collections.routerha.cluster)."""
+    monkeypatch.syspath_prepend(str(collections_path))
+
+    def load(dotted: str) -> ModuleType:
+        return importlib.import_module(f"ansible_collections.routerha.cluster.plugins.{dotted}")
+
+    return load
 
 
 @pytest.fixture

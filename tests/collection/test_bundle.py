@@ -3,7 +3,6 @@ reproducible archive, built on the controller."""
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
 import os
@@ -15,15 +14,12 @@ from pathlib import Path
 import pytest
 import tomllib
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.collection.conftest import ROOT
 
 
 @pytest.fixture
-def bundle(collections_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(collections_path))
-    return importlib.import_module(
-        "ansible_collections.routerha.cluster.plugins.plugin_utils.bundle"
-    )
+def bundle(collection_module):
+    return collection_module("plugin_utils.bundle")
 
 
 def test_the_pin_is_pyprojects(bundle):

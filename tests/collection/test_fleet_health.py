@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 
 import pytest
 
 
 @pytest.fixture
-def status(collections_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(collections_path))
-    return importlib.import_module(
-        "ansible_collections.routerha.cluster.plugins.plugin_utils.cluster_status"
-    )
+def status(collection_module):
+    return collection_module("plugin_utils.cluster_status")
 
 
 def group(name, state, source, master=None, priority=100, master_priority=0, preempt=True):

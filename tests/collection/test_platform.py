@@ -4,7 +4,6 @@ with the reason. The probe itself runs in tests/lab (containers) and molecule.""
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 from pathlib import Path
 
@@ -12,12 +11,9 @@ import pytest
 
 
 @pytest.fixture
-def plat(collections_path, monkeypatch):
+def plat(collection_module):
     """The collection's platform module, imported as Ansible imports it."""
-    monkeypatch.syspath_prepend(str(collections_path))
-    return importlib.import_module(
-        "ansible_collections.routerha.cluster.plugins.plugin_utils.platform"
-    )
+    return collection_module("plugin_utils.platform")
 
 
 PROBE = Path(__file__).resolve().parents[2] / "roles" / "platform" / "files" / "probe.sh"
@@ -31,7 +27,6 @@ ID=debian
 == vyatta-version
 == edgeos-version
 == wrapper
-== config
 == systemd
 present
 == python
@@ -49,8 +44,6 @@ ID=vyos
 == edgeos-version
 == wrapper
 present
-== config
-present
 == systemd
 present
 == python
@@ -67,8 +60,6 @@ Version:      VyOS 1.3.8
 == edgeos-version
 == wrapper
 present
-== config
-present
 == systemd
 present
 == python
@@ -81,8 +72,6 @@ VYOS_11 = """== os-release
 Version :    VyOS 1.1.8
 == edgeos-version
 == wrapper
-present
-== config
 present
 == systemd
 == python
@@ -99,8 +88,6 @@ ID=debian
 == edgeos-version
 v2.0.9-hotfix.7.5622731.230615.0857
 == wrapper
-present
-== config
 present
 == systemd
 present

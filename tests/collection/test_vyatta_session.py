@@ -5,7 +5,6 @@ in tests/lab and the appliance molecule scenario."""
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 import time
 
@@ -20,11 +19,8 @@ exit 0
 
 
 @pytest.fixture
-def session(collections_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(collections_path))
-    return importlib.import_module(
-        "ansible_collections.routerha.cluster.plugins.plugin_utils.vyatta_session"
-    )
+def session(collection_module):
+    return collection_module("plugin_utils.vyatta_session")
 
 
 def recorder(tmp_path, fail="__never__"):

@@ -9,19 +9,17 @@ alone; it takes a few seconds once the base image exists.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 
 import pytest
 import yaml
 
 from lab import containers
 from routerha.model.native.config_boot import parse_config_boot
+from tests.lab.container_lab import ansible_ping, isolated_topology, lab_inventory
 
 pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.timeout(600)]
 
-ANSIBLE = os.path.join(os.path.dirname(sys.executable), "ansible")
 PREFIX = "rhp"
 CFG = "/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper"
 OP = "/opt/vyatta/bin/vyatta-op-cmd-wrapper"
@@ -29,24 +27,14 @@ OP = "/opt/vyatta/bin/vyatta-op-cmd-wrapper"
 
 @pytest.fixture(scope="module")
 def topology(tmp_path_factory):
-    usable, reason = containers.available()
-    if not usable:
-        pytest.skip(reason)
-    spec = yaml.safe_load((containers.TOPOLOGIES / "appliance.yml").read_text())
-    spec.update(name="pytest-appliance", prefix=PREFIX, management="172.31.248.0/24")
-    path = tmp_path_factory.mktemp("appliance") / "pytest-appliance.yml"
-    path.write_text(yaml.safe_dump(spec))
-    topo = containers.load(path)
-    containers.destroy(topo)  # whatever an interrupted run left
-    yield topo
-    containers.destroy(topo)
+    yield from isolated_topology(
+        tmp_path_factory, "appliance.yml", "pytest-appliance", PREFIX, "172.31.248.0/24"
+    )
 
 
 @pytest.fixture(scope="module")
 def inventory(topology, tmp_path_factory):
-    path = tmp_path_factory.mktemp("inventory") / "hosts.yml"
-    assert containers.create(topology, inventory=path) == path
-    return path
+    return lab_inventory(topology, tmp_path_factory)
 
 
 def run(topology, host: str, *argv: str, **kwargs) -> subprocess.CompletedProcess[str]:
@@ -127,15 +115,7 @@ def test_python_on_edgeos_says_3_5_and_runs_nothing(topology, inventory):
     assert refused.returncode == 1 and "3.5" in refused.stderr and refused.stdout == ""
     assert run(topology, "e1", "sh", "-c", "command -v python3.11").returncode != 0
     assert run(topology, "v1", "python3", "-c", "print(1)").stdout == "1\n"
-    env = {k: v for k, v in os.environ.items() if "HOST_KEY_CHECKING" not in k}
-    result = subprocess.run(
-        [ANSIBLE, "-i", str(inventory), "v1:e1", "-m", "ansible.builtin.ping"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**env, "ANSIBLE_DEPRECATION_WARNINGS": "False"},
-    )
+    result = ansible_ping(inventory, "v1:e1")
     assert "v1 | SUCCESS" in result.stdout, result.stdout
     assert "e1 | FAILED" in result.stdout and "Python 3.5.3" in result.stdout, result.stdout
 

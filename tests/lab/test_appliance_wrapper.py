@@ -19,6 +19,7 @@ import yaml
 
 from lab import containers
 from lab.appliance import fake_op, fake_wrapper, layout
+from lab.netlab import poll
 from routerha.model.native.config_boot import interface_addresses, parse_config_boot
 from routerha.model.native.vyos_set import parse_set_lines
 
@@ -237,15 +238,6 @@ def test_only_members_of_the_group_may_configure(tmp_path):
     assert all("group" in e["error"] for e in refusals)
 
 
-def wait_for(predicate, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
-
-
 def test_an_unconfirmed_commit_confirm_rolls_back(tmp_path):
     root = make_root(tmp_path)
     script(root, "begin", "set system host-name before", "commit", "end")
@@ -260,7 +252,12 @@ def test_an_unconfirmed_commit_confirm_rolls_back(tmp_path):
     assert statuses(result) == [0, 0, 0, 0], result.stdout
     assert "rolled back in 1 minute(s) unless confirmed" in result.stdout
     assert "host-name 'after'" in running(root)
-    assert wait_for(lambda: "host-name 'before'" in running(root)), running(root)
+    poll(
+        lambda: "host-name 'before'" in running(root),
+        15.0,
+        interval=0.1,
+        message=lambda: running(root),
+    )
     assert not (root / "var/lib/vyatta-fake/commit-confirm.json").exists()
     assert [e["op"] for e in log(root)][-1] == "rollback"
     assert statuses(script(root, "confirm")) == [1]  # nothing pending any more

@@ -9,21 +9,19 @@ Building the base image on a new machine adds about 70 s to the first test.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import yaml
 
 from lab import containers
+from lab.netlab import poll
+from tests.lab.container_lab import ANSIBLE, ansible_ping, isolated_topology, lab_inventory
 
 pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.timeout(600)]
 
-ANSIBLE = Path(sys.executable).with_name("ansible")
 PREFIX = "rht"
 R1_LAN, R2_LAN = "10.1.1.1", "10.1.1.2"
 R2 = {"lan": R2_LAN, "lan6": "fd00:1:1::2", "wan": "198.51.100.2", "sync": "10.0.99.2"}
@@ -53,24 +51,15 @@ s.sendto(advert, ("224.0.0.18", 0))
 
 @pytest.fixture(scope="module")
 def topology(tmp_path_factory):
-    usable, reason = containers.available()
-    if not usable:
-        pytest.skip(reason)
-    spec = yaml.safe_load((containers.TOPOLOGIES / "default.yml").read_text())
-    spec.update(name="pytest-default", prefix=PREFIX, management="172.31.249.0/24")
-    path = tmp_path_factory.mktemp("containers") / "pytest-default.yml"
-    path.write_text(yaml.safe_dump(spec))
-    topo = containers.load(path)
-    containers.destroy(topo)  # whatever an interrupted run left
-    yield topo
-    containers.destroy(topo)
+    yield from isolated_topology(
+        tmp_path_factory, "default.yml", "pytest-default", PREFIX, "172.31.249.0/24"
+    )
 
 
 @pytest.fixture(scope="module")
 def inventory(topology, tmp_path_factory):
-    path = tmp_path_factory.mktemp("inventory") / "hosts.yml"
     started = time.monotonic()
-    assert containers.create(topology, inventory=path) == path
+    path = lab_inventory(topology, tmp_path_factory)
     print(f"create took {time.monotonic() - started:.1f} s")
     return path
 
@@ -110,15 +99,7 @@ def test_ansible_reaches_every_host_over_ssh(inventory):
     text = inventory.read_text()
     assert "ansible_connection: ansible.builtin.paramiko_ssh" in text
     # No host-key setting from the environment: the inventory's own must do.
-    env = {k: v for k, v in os.environ.items() if "HOST_KEY_CHECKING" not in k}
-    result = subprocess.run(
-        [str(ANSIBLE), "-i", str(inventory), "all", "-m", "ansible.builtin.ping"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**env, "ANSIBLE_DEPRECATION_WARNINGS": "False"},
-    )
+    result = ansible_ping(inventory, "all")
     assert result.returncode == 0, result.stdout + result.stderr
     for host in ("r1", "r2", "client"):
         assert f"{host} | SUCCESS" in result.stdout, result.stdout
@@ -164,9 +145,11 @@ def test_a_cut_port_takes_r1_off_the_lan_only(topology, inventory):
         assert containers.status(topology).cut_ports == ["r1-eth1"]
     finally:
         containers.restore(topology, "r1", "lan")
-    deadline = time.monotonic() + 10
-    while not pings(topology, "r2", R1_LAN):
-        assert time.monotonic() < deadline, "r2 cannot reach r1 on lan after the restore"
+    poll(
+        lambda: pings(topology, "r2", R1_LAN),
+        10,
+        message="r2 cannot reach r1 on lan after the restore",
+    )
 
 
 def test_create_again_finds_it_up(topology, inventory, capsys):

@@ -6,12 +6,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import ipaddress
-import shlex
 from pathlib import Path
 
 import pytest
 
-from lab.appliance import vyatta_schema
 from routerha.model import Authentication, AuthType, Config, TrackedInterface
 from routerha.model.errors import ConfigError
 from routerha.model.native import NativeParseError, parse_native, parse_set_lines
@@ -23,7 +21,7 @@ from routerha.model.native.render import (
     quote,
     render_set_lines,
 )
-from tests.native.builders import config, group
+from tests.native.builders import config, group, renamed, schema_checked
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -172,19 +170,6 @@ VYATTA = config(
         "sync_queue_size": 4,
     },
 )
-
-
-def renamed(config: Config) -> Config:
-    """Groups named as the vyatta syntax names them (IFACE-VRID), the same otherwise."""
-    names = {name: f"{g.interface}-{g.vrid}" for name, g in config.groups.items()}
-    return Config(
-        groups={names[n]: dataclasses.replace(g, name=names[n]) for n, g in config.groups.items()},
-        sync_groups={
-            n: dataclasses.replace(s, member=tuple(names[m] for m in s.member))
-            for n, s in config.sync_groups.items()
-        },
-        conntrack_sync=config.conntrack_sync,
-    )
 
 
 def comparable(config: Config) -> tuple:
@@ -627,28 +612,19 @@ def test_interface_path_refuses(name):
     ("name", "syntax"), [("VYOS_ONLY", "vyos"), ("VYATTA", "vyos"), ("VYATTA", "vyatta")]
 )
 def test_rendered_lines_pass_the_routers_schema(name, syntax):
-    schema = vyatta_schema.load(syntax)
-    checked = 0
-    for line in render_set_lines(globals()[name], syntax):
-        words = shlex.split(line)[1:]
-        if schema.covers(words):  # the vyatta schema leaves conntrack-sync out
-            schema.validate_set(words)
-            checked += 1
+    checked = schema_checked(syntax, render_set_lines(globals()[name], syntax))
     assert checked > 20
 
 
 @pytest.mark.parametrize("syntax", ["vyos", "vyatta"])
 def test_converge_deletes_pass_the_routers_schema(syntax):
     """A group dropped from the configuration is deleted with a path the router knows."""
-    schema = vyatta_schema.load(syntax)
     before = "\n".join(render_set_lines(VYATTA, syntax))
     fewer = dataclasses.replace(
         VYATTA, groups={k: v for k, v in list(VYATTA.groups.items())[1:]}, sync_groups={},
         conntrack_sync=None,
     )  # fmt: skip
     commands = converge_commands(before, fewer, syntax, previous=VYATTA)
-    deletes = [shlex.split(c)[1:] for c in commands if c.startswith("delete ")]
+    deletes = [c for c in commands if c.startswith("delete ")]
     assert deletes
-    for words in deletes:
-        if schema.covers(words):
-            schema.validate_delete(words)
+    schema_checked(syntax, deletes)
