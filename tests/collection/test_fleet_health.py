@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
+
+from .conftest import ROOT
 
 
 @pytest.fixture
@@ -191,3 +194,64 @@ def test_the_drill_report(status):
     nobody = status.drill_report(before, {"groups": []}, None, registered)
     assert nobody[0]["new_master"] is None
     assert status.drill_lines(nobody) == ["p/LAN: r1 stopped; NO TAKEOVER"]
+
+
+def scripted_routers(tmp_path, replies):
+    """An inventory of local hosts, each with a ``routerhactl`` under its own
+    platform_prefix that prints its next scripted status (the last one again once
+    the script has run out) and counts how often it was asked."""
+    lines = []
+    for host, statuses in replies.items():
+        prefix = tmp_path / host
+        (prefix / "bin").mkdir(parents=True)
+        for number, status in enumerate(statuses, 1):
+            (prefix / f"reply-{number}.json").write_text(json.dumps(status))
+        script = prefix / "bin" / "routerhactl"
+        script.write_text(
+            "#!/bin/sh\n"
+            f'cd "{prefix}"\n'
+            "asked=$(( $(cat asked 2>/dev/null || echo 0) + 1 )); echo $asked > asked\n"
+            f"[ -e reply-$asked.json ] && cat reply-$asked.json || cat reply-{len(statuses)}.json\n"
+        )
+        script.chmod(0o755)
+        lines.append(
+            f"{host} ansible_connection=local ansible_python_interpreter={sys.executable}"
+            f" platform_prefix={prefix} routerha_cluster=pair"
+        )
+    inventory = tmp_path / "inventory.ini"
+    inventory.write_text("\n".join(lines) + "\n")
+    return str(inventory)
+
+
+def asked(tmp_path, host):
+    return int((tmp_path / host / "asked").read_text())
+
+
+HEALTH_CHECK = {
+    "ansible.builtin.include_tasks": str(ROOT / "playbooks" / "tasks" / "fleet_health.yml"),
+    "vars": {"routerha_health_hosts": "{{ ansible_play_hosts }}", "routerha_health_timeout": 0},
+}
+MASTER = {"groups": [group("LAN", "MASTER", "10.1.1.1", priority=200)]}
+BACKUP_OF_R1 = {
+    "groups": [group("LAN", "BACKUP", "10.1.1.2", master="10.1.1.1", master_priority=200)]
+}
+STALE_MASTER = {"groups": [group("LAN", "MASTER", "10.1.1.2")]}
+
+
+def test_a_router_read_before_it_moved_is_read_again(playbook, tmp_path):
+    # r2 is read first, while it still masters; r1 preempts it a moment later and
+    # is read as master too. The second round sees r2 as r1's backup.
+    inventory = scripted_routers(tmp_path, {"r2": [STALE_MASTER, BACKUP_OF_R1], "r1": [MASTER]})
+    run = playbook([HEALTH_CHECK], register=["routerha_health"], inventory=inventory, hosts="all")
+    assert run.rc == 0, run.output
+    assert run.results["routerha_health"]["healthy"]
+    assert "2 masters (r1, r2)" not in json.dumps(run.results["routerha_health"])
+    assert asked(tmp_path, "r2") == 2
+
+
+def test_a_lasting_disagreement_fails_after_the_last_round(playbook, tmp_path):
+    inventory = scripted_routers(tmp_path, {"r1": [MASTER], "r2": [STALE_MASTER]})
+    run = playbook([HEALTH_CHECK], inventory=inventory, hosts="all")
+    assert run.rc != 0
+    assert "pair/LAN: 2 masters (r1, r2); one expected" in run.output
+    assert asked(tmp_path, "r1") == asked(tmp_path, "r2") == 3
