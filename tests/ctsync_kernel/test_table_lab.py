@@ -10,6 +10,7 @@ import asyncio
 import errno
 import ipaddress
 import re
+import socket
 import sys
 
 import pytest
@@ -25,7 +26,7 @@ from routerha.ctsync.entry import (
     Tuple,
 )
 from routerha.ctsync.expectation import Expectation
-from routerha.ctsync.kernel import ConntrackTable, CtEvent, Overrun
+from routerha.ctsync.kernel import SO_RCVBUFFORCE, ConntrackTable, CtEvent, Overrun
 
 from .topology import (
     CLIENT4,
@@ -490,6 +491,11 @@ def test_a_consumer_that_does_not_read_overruns_the_backlog(lab):
     async def scenario():
         table = ConntrackTable(netns=lab.ns("ra"), event_buffer=4096, event_buffer_max=6000)
         await table.open()
+        # The userspace backlog is bounded by event_buffer (4096 bytes), and so is the
+        # kernel's buffer. On a loaded machine the loop can fall behind the burst and
+        # the kernel overflows first (a different overrun); a roomy kernel buffer on
+        # this first socket leaves the backlog as the only bound that can be reached.
+        table._events.socket.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 1 << 20)
         try:
             # The loop runs (the burst runs in a thread): every event is read from the
             # kernel at once, but nobody consumes them, and they pile up.
