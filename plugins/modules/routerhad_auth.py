@@ -111,6 +111,7 @@ from ansible_collections.routerha.cluster.plugins.module_utils.auth_rollover imp
     dumps,
 )
 from ansible_collections.routerha.cluster.plugins.module_utils.model.errors import ConfigError
+from ansible_collections.routerha.cluster.plugins.module_utils.routerhactl import ask
 from ansible_collections.routerha.cluster.plugins.module_utils.staged_config import (
     STEP_OPTIONS,
     STEP_REQUIRED_IF,
@@ -130,16 +131,7 @@ def _read(module, path):
 
 
 def _ctl(module, *args, undo=None):
-    command = [module.params["routerhactl"], "--control", module.params["control"], *args]
-    rc, out, err = module.run_command(command)
-    if rc != 0:
-        if undo is not None:
-            undo()
-        module.fail_json(msg=f"{' '.join(command)} failed ({rc}): {err.strip() or out.strip()}")
-    try:
-        return json.loads(out) if out.strip() else {}
-    except ValueError:
-        return {"output": out.strip()}
+    return ask(module, module.params["routerhactl"], module.params["control"], *args, undo=undo)
 
 
 def _status(module):

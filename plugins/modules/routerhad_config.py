@@ -18,8 +18,11 @@ description:
   - The file is written in one canonical form (JSON, keys sorted). A file whose content loads into the same
     configuration is left alone and reports no change, whatever order or form it is written in (as
     M(routerha.cluster.routerhad_auth) leaves it after a password rollover, say).
-  - It does not reload routerhad; the result's C(changed) says whether a reload is due (the role
-    C(routerha.cluster.routerhad_config) does it with C(routerhactl reload)).
+  - With O(reload=true) a changed file is applied at once with C(routerhactl reload) when routerhad runs (its
+    O(control) socket exists), and unchanged groups keep their state. When routerhad refuses the new configuration (an
+    interface missing on the router, say), the previous file is put back, so the file on disk is again the one
+    routerhad runs, and the module fails with routerhad's reason. Without O(reload), the result's C(changed) says
+    whether a reload is due.
   - Passwords never appear in the result or the diff. The diff shows each one as C(<secret HMAC>), keyed afresh on
     every run, so it tells a changed password from an unchanged one within one diff only.
 author:
@@ -51,6 +54,20 @@ options:
     description: Keep the replaced file beside the new one, with a time stamp in its name.
     type: bool
     default: false
+  reload:
+    description:
+      - Apply a changed file to the running routerhad (C(routerhactl reload)), and put the previous file back if
+        routerhad refuses it. Nothing is asked when routerhad is not running (no O(control) socket); it reads the
+        file when it starts.
+    type: bool
+    default: false
+  control:
+    description: routerhad's control socket, for O(reload).
+    type: path
+    default: /run/routerha/routerhad.sock
+  routerhactl:
+    description: The routerhactl program, for O(reload). By default the one beside O(routerhad).
+    type: path
 seealso:
   - module: routerha.cluster.pair_check
   - module: routerha.cluster.routerhad_auth
@@ -62,10 +79,10 @@ EXAMPLES = r"""
     config: "{{ cluster_plan_data.configs[inventory_hostname] }}"
   register: written
 
-- name: Apply it without a restart
-  ansible.builtin.command: routerhactl reload --json
-  when: written.changed
-  changed_when: true
+- name: Write it and apply it at once; a configuration routerhad refuses is taken back
+  routerha.cluster.routerhad_config:
+    config: "{{ cluster_plan_data.configs[inventory_hostname] }}"
+    reload: true
 """
 
 RETURN = r"""
@@ -83,6 +100,12 @@ conntrack_sync:
   description: Whether the configuration has conntrack sync.
   returned: success
   type: bool
+reloaded:
+  description:
+    - What the reload did to each group (C(routerhactl reload --json)); null when routerhad was not running.
+  returned: when O(reload=true) and the file changed
+  type: dict
+  sample: {kept: [WAN], rekeyed: [], started: [LAN], stopped: [LAN]}
 backup_file:
   description: The replaced file's copy.
   returned: when O(backup=true) and the file changed
@@ -108,8 +131,13 @@ from ansible_collections.routerha.cluster.plugins.module_utils.pair_check import
     conservative_secrets,
     passwords,
 )
+from ansible_collections.routerha.cluster.plugins.module_utils.routerhactl import (
+    ask,
+    routerhactl_beside,
+)
 from ansible_collections.routerha.cluster.plugins.module_utils.staged_config import (
     read_text,
+    replace,
     temporary_beside,
 )
 
@@ -153,6 +181,28 @@ def summary(config):
     return out
 
 
+def reload(module, path, before):
+    """What routerhad's reload of the new file did (None: routerhad is not running).
+    A refused reload leaves routerhad on its previous configuration; the previous
+    file goes back with it, so that a restart does not run what was refused."""
+    control = module.params["control"]
+    if not os.path.exists(control):
+        return None
+
+    def undo():
+        if before:
+            replace(path, before)
+        else:
+            os.unlink(path)
+
+    routerhactl = module.params["routerhactl"] or routerhactl_beside(module.params["routerhad"])
+    kept = "put back as it was" if before else "removed (there was none before)"
+    return ask(
+        module, routerhactl, control, "reload", "--json", undo=undo,
+        explain=f"; routerhad runs its previous configuration, and {path} is {kept}",
+    )  # fmt: skip
+
+
 def main():
     module = MaskingModule(
         argument_spec={
@@ -160,6 +210,9 @@ def main():
             "path": {"type": "path", "default": "/etc/routerha/routerhad.json"},
             "routerhad": {"type": "path", "default": "/opt/routerha/bin/routerhad"},
             "backup": {"type": "bool", "default": False},
+            "reload": {"type": "bool", "default": False},
+            "control": {"type": "path", "default": "/run/routerha/routerhad.sock"},
+            "routerhactl": {"type": "path"},
         },
         supports_check_mode=True,
         conservative=lambda params: conservative_secrets({"config": params.get("config")}),
@@ -230,6 +283,8 @@ def main():
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+    if module.params["reload"]:
+        result["reloaded"] = reload(module, path, before)
     module.exit_json(**result)
 
 
