@@ -24,6 +24,7 @@ from ansible import context
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.routerha.cluster.plugins.module_utils.auth_rollover import (
+    auth_drops,
     health,
     plan,
     transitions,
@@ -54,6 +55,10 @@ ARGUMENT_SPEC = {
     "keepalived_config": {"type": "path", "default": "/etc/keepalived/keepalived.conf"},
     "keepalived_pidfile": {"type": "path", "default": "/run/keepalived.pid"},
 }
+#: A scheduled commit is agreed at least this many times the slowest member's status
+#: read ahead: a step runs the same module over the same connection, so on a loaded
+#: controller or a slow link every member still starts it before the agreed time.
+LEAD_MARGIN = 3.0
 MEMBER_MODULES = {
     "routerhad": "routerha.cluster.routerhad_auth",
     "keepalived": "routerha.cluster.keepalived_auth",
@@ -96,7 +101,7 @@ class Barrier:
 
 def _slim(result):
     """What the other members need of a step's result (nothing secret)."""
-    keep = ("failed", "msg", "changed", "standing", "status", "reload")
+    keep = ("failed", "msg", "changed", "standing", "status", "reload", "late", "took")
     return {k: result.get(k) for k in keep if k in result}
 
 
@@ -170,9 +175,13 @@ class ActionModule(ActionBase):
         )
 
     def _status_round(self, tag):
-        mine = {**_slim(self._member("status")), "member_type": self.args["member_type"]}
+        started = time.monotonic()
+        read = self._member("status")
+        mine = {**_slim(read), "member_type": self.args["member_type"]}
+        mine["took"] = time.monotonic() - started
         everyone = self.barrier.exchange(tag, mine)
         self.member_types = {m: r.get("member_type", "routerhad") for m, r in everyone.items()}
+        self.slowest = max(r["took"] for r in everyone.values())
         failed = {
             m: r.get("msg")
             for m, r in everyone.items()
@@ -225,8 +234,10 @@ class ActionModule(ActionBase):
         last = len(the_plan["steps"]) - 1
         for index, step in enumerate(the_plan["steps"]):
             extra = {"final": index == last}
+            lead = None
             if step["operation"] == "set":
-                proposals = self.barrier.exchange(f"agree-{index}", {"at": time.time() + a["lead"]})
+                lead = max(a["lead"], LEAD_MARGIN * self.slowest)
+                proposals = self.barrier.exchange(f"agree-{index}", {"at": time.time() + lead})
                 extra["at"] = max(p["at"] for p in proposals.values())
             applied = self.barrier.exchange(
                 f"apply-{index}",
@@ -239,13 +250,28 @@ class ActionModule(ActionBase):
                 "operation": step["operation"],
                 "members": step["members"],
             }
+            if lead is not None:
+                # How far each member's reload came after the agreed time (0: on time).
+                phase["lead"] = round(lead, 2)
+                phase["late"] = {
+                    m: r.get("late") for m, r in applied.items() if not r.get("skipped")
+                }
             report["phases"].append(phase)
             failed = {m: r.get("msg") for m, r in applied.items() if r.get("failed")}
             if failed:
                 phase["problems"] = [f"{m}: {msg}" for m, msg in failed.items()]
                 return self._abort(report, phase["problems"])
-            time.sleep(a["settle"])
             try:
+                if lead is not None:
+                    # Between the first member's reload and the last one's, an advert
+                    # sent with the new keys can reach a member still on the old (a
+                    # spread of milliseconds against an advert a second, so rarely):
+                    # counted and reported, not a problem while no member moved. From
+                    # here on, with every member switched, not one may be dropped.
+                    switched, _standings = self._status_round(f"switched-{index}")
+                    phase["switch_drops"] = {m: auth_drops(before[m], switched[m]) for m in members}
+                    before = switched
+                time.sleep(a["settle"])
                 now, _standings = self._status_round(f"check-{index}")
             except _Stop as stop:
                 phase["problems"] = [str(stop)]

@@ -182,9 +182,9 @@ def health(
         moved = _counter(status, "transitions") - _counter(start, "transitions")
         if moved:
             problems.append(f"{member} made {moved} transition(s)")
-        auth_drops = sum(_drops(status, r) - _drops(previous, r) for r in AUTH_DROPS)
-        if auth_drops:
-            problems.append(f"{member} dropped {auth_drops} advert(s) for their authentication")
+        dropped = auth_drops(previous, status)
+        if dropped:
+            problems.append(f"{member} dropped {dropped} advert(s) for their authentication")
         if len(masters) == 1 and member != masters[0]:
             master_address = now[masters[0]].get("source_address")
             if status.get("master_address") != master_address:
@@ -196,6 +196,11 @@ def health(
             ):
                 problems.append(f"{member} received no advert from the master since the last check")
     return problems
+
+
+def auth_drops(before: Mapping[str, Any], now: Mapping[str, Any]) -> int:
+    """Adverts one member dropped for their authentication between two of its statuses."""
+    return sum(_drops(now, reason) - _drops(before, reason) for reason in AUTH_DROPS)
 
 
 def transitions(

@@ -80,9 +80,15 @@ def forget_backup(path):
 
 
 def wait_until(at):
-    """Sleep until ``at`` (seconds since the epoch; None: do not wait)."""
-    if at:
-        time.sleep(max(0.0, at - time.time()))
+    """Sleep until ``at`` (seconds since the epoch; None: do not wait); how many
+    seconds late this was already (0.0 when on time)."""
+    if not at:
+        return 0.0
+    ahead = at - time.time()
+    if ahead > 0:
+        time.sleep(ahead)
+        return 0.0
+    return round(-ahead, 3)
 
 
 def run_step(module, path, text, *, rewrite, describe, reload, status, errors=(), validate=None):
@@ -121,7 +127,7 @@ def run_step(module, path, text, *, rewrite, describe, reload, status, errors=()
     except (OSError, *errors) as exc:
         module.fail_json(msg=f"{path}: {exc}")
     if result["changed"] and not module.check_mode:
-        wait_until(p["at"])
+        result["late"] = wait_until(p["at"])
         result["reload"] = reload(lambda: replace(path, previous))
     if p["final"] and not module.check_mode:
         forget_backup(path)

@@ -30,6 +30,9 @@ description:
     show the state it had at the start, no new transition, exactly one master, each backup seeing that
     master and receiving its adverts, and no advert dropped for its authentication. Otherwise the
     rollover stops and every member is put back as it was, the master first.
+  - A scheduled commit is checked from the moment every member has reloaded. An advert that one member sent with the
+    new keys and another received just before its own reload is dropped by design, and reported (C(switch_drops))
+    rather than taken for a problem, as long as no member made a transition.
   - Run the task on every member of the group at once (not with C(serial), and with at least as many
     forks as members); the members' workers meet on the controller after each step.
 author:
@@ -79,7 +82,10 @@ options:
     type: float
     default: 3.0
   lead:
-    description: Seconds between agreeing on the time of a scheduled commit and the commit.
+    description:
+      - Seconds between agreeing on the time of a scheduled commit and the commit, at least. It is stretched to three
+        times the slowest member's last status read, so that on a loaded controller or a slow link every member
+        still has its step running before the agreed time.
     type: float
     default: 5.0
   timeout:
@@ -190,7 +196,11 @@ plan:
     - {name: master sends the new key, operation: send, members: [r1]}
     - {name: forget the old key, operation: drop, members: [r1, r2]}
 phases:
-  description: The steps taken, each with the transitions counted since the start, every member's state and the problems found.
+  description:
+    - The steps taken, each with the transitions counted since the start, every member's state and the problems found.
+    - A scheduled commit's phase also has the C(lead) used, how many seconds each member's reload came after the agreed
+      time (C(late), 0 when on time), and the adverts each member dropped for their authentication while the members
+      switched (C(switch_drops)).
   returned: always
   type: list
   elements: dict

@@ -152,10 +152,45 @@ def test_scheduled_type_change_to_ah_makes_no_transition(lab, fleet, playbook, t
     assert report["mode"] == "scheduled"
     assert [p["operation"] for p in report["phases"]] == ["set"]
     assert report["transitions"] == 0
+    phase = report["phases"][0]
+    assert phase["lead"] >= 2.0  # the floor asked for, stretched for a slow member
+    assert sorted(phase["late"]) == ["r1", "r2"], phase
     for host in ("r1", "r2"):
         assert transitions(fleet, host) == before[host], fleet.report()
         assert authentication(fleet, host) == {"type": "ah", "password": NEW}
     fleet.hold({"r1": "MASTER", "r2": "BACKUP"}, 3.0)
+
+
+def test_adverts_dropped_while_the_members_switch_are_reported_not_fatal(
+    lab, fleet, playbook, tmp_path
+):
+    # The master r1 reloads 1.5 s after r2 (its routerhactl sleeps first): r2
+    # already checks AH when r1's last plain adverts arrive, and drops them (r1's
+    # AH adverts would not even reach a plain r2's VRRP socket: AH is another IP
+    # protocol). 1.5 s is less than the master-down interval (3.6 s), so nobody
+    # moves; once both have switched, every advert is accepted again.
+    pair(lab, fleet)
+    before = {h: transitions(fleet, h) for h in ("r1", "r2")}
+    wrapper = tmp_path / "routerhactl-r1"
+    wrapper.write_text(
+        f'#!/bin/sh\ncase "$*" in *reload*) sleep 1.5;; esac\nexec {ROUTERHACTL} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    task = rollover_task(password=NEW, type="ah", lead=2.0)
+    task["routerha.cluster.auth_rollover"]["routerhactl"] = (
+        f"{{{{ '{wrapper}' if inventory_hostname == 'r1' else '{ROUTERHACTL}' }}}}"
+    )
+    run = playbook(
+        [task], register=["rollover"], inventory=inventory(tmp_path, fleet), hosts="routers"
+    )
+    assert run.rc == 0, f"{run.output}\n{fleet.report()}"
+    phase = run.results["rollover"]["phases"][0]
+    assert phase["switch_drops"]["r2"] >= 1, phase
+    assert phase["switch_drops"]["r1"] == 0, phase
+    assert phase["problems"] == [] and phase["transitions"] == 0, phase
+    for host in ("r1", "r2"):
+        assert transitions(fleet, host) == before[host], fleet.report()
+        assert authentication(fleet, host) == {"type": "ah", "password": NEW}
 
 
 def test_a_member_without_the_group_stops_it_before_anything_changes(
