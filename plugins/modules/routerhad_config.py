@@ -100,6 +100,19 @@ conntrack_sync:
   description: Whether the configuration has conntrack sync.
   returned: success
   type: bool
+splitting:
+  description:
+    - The changes from the file as it is to the new configuration that the group's members must make together, not one
+      router after another, since meanwhile each would drop the others' advertisements and all become master
+      (authentication, version, advertisement interval, virtual addresses, VRID; as M(routerha.cluster.pair_check)
+      names them). The playbook C(rollout.yml) deploys such a cluster on all its members at once.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - group: WAN
+      code: address-mismatch
+      message: "WAN: the virtual addresses differ (running 198.51.100.254, planned 198.51.100.253, 198.51.100.254): ..."
 reloaded:
   description:
     - What the reload did to each group (C(routerhactl reload --json)); null when routerhad was not running.
@@ -124,6 +137,9 @@ import secrets
 from ansible_collections.routerha.cluster.plugins.module_utils.masking import (
     MaskingModule,
     mask_config_passwords,
+)
+from ansible_collections.routerha.cluster.plugins.module_utils.model.consistency import (
+    splitting_changes,
 )
 from ansible_collections.routerha.cluster.plugins.module_utils.model.errors import ConfigError
 from ansible_collections.routerha.cluster.plugins.module_utils.model.load import load_config
@@ -160,12 +176,12 @@ def masked(text, key):
     return render(data)
 
 
-def same_model(text, config):
-    """Whether ``text`` (the file as it is) loads into ``config``."""
+def loaded(text):
+    """The configuration ``text`` (the file as it is) holds, or None."""
     try:
-        return bool(text) and load_config(json.loads(text)) == config
+        return load_config(json.loads(text)) if text else None
     except (ValueError, ConfigError):
-        return False
+        return None
 
 
 def summary(config):
@@ -235,16 +251,21 @@ def main():
     module.mask(passwords(config))
     text = render(data)
     before = read_text(path) if os.path.exists(path) else ""
+    running = loaded(before)
     mode_right = os.path.exists(path) and (os.stat(path).st_mode & 0o7777) == MODE
     # A file written otherwise (by routerhad_auth during a rollover, say) that loads
     # into the same model is left as it is: routerhad would run it the same way.
-    same = before == text or same_model(before, config)
+    same = before == text or running == config
     changed = not same or not mode_right
     result = {
         "changed": changed,
         "path": path,
         "groups": summary(config),
         "conntrack_sync": config.conntrack_sync is not None,
+        "splitting": [
+            {"group": f.group, "code": f.code, "message": f.message}
+            for f in (splitting_changes(running, config) if running is not None else ())
+        ],
     }
     if module._diff and not same:
         key = secrets.token_bytes(16)

@@ -124,3 +124,19 @@ def test_missing_routerhad_is_named(playbook, tmp_path):
     )
     assert "install routerhad first" in run.results["written"]["msg"]
     assert not (tmp_path / "c.json").exists()
+
+
+def test_changes_the_members_must_make_together_are_named(playbook, tmp_path):
+    path = tmp_path / "routerhad.json"
+    playbook([write(path)])
+    more = json.loads(json.dumps(CONFIG))
+    more["vrrp"]["groups"]["LAN"]["address"].append("10.1.1.253/24")
+    run = playbook([write(path, more)], register=["written"], check=True)
+    splitting = run.results["written"]["splitting"]
+    assert [(s["group"], s["code"]) for s in splitting] == [("LAN", "address-mismatch")]
+    assert "10.1.1.253" in splitting[0]["message"]
+    priority = json.loads(json.dumps(CONFIG))
+    priority["vrrp"]["groups"]["LAN"]["priority"] = 150
+    run = playbook([write(path, priority)], register=["written"], check=True)
+    assert run.results["written"]["changed"] is True
+    assert run.results["written"]["splitting"] == []

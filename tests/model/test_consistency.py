@@ -18,6 +18,7 @@ from routerha.model.consistency import (
     Member,
     check_members,
     load_member,
+    splitting_changes,
 )
 from routerha.model.load import load_config_lenient
 from routerha.model.native import (
@@ -875,3 +876,49 @@ def test_findings_are_sorted_and_deterministic():
     assert first == check(r1, r2)
     keys = [(f.group or "", f.code, f.path) for f in first]
     assert keys == sorted(keys)
+
+
+def _pair_config(address=("10.1.1.254/24",), password="Secret1", priority=200, **lan):
+    return load_config(
+        {
+            "vrrp": {
+                "groups": {
+                    "LAN": {
+                        "interface": "eth1", "vrid": 10, "priority": priority, "address": list(address),
+                        "authentication": {"type": "plaintext-password", "password": password}, **lan,
+                    }
+                }
+            }
+        }
+    )  # fmt: skip
+
+
+def test_changes_that_split_a_group_when_made_one_member_at_a_time():
+    running = _pair_config()
+    changed = _pair_config(
+        address=("10.1.1.254/24", "10.1.1.253/24"), password="Other22", advertise_interval=2
+    )
+    codes = {f.code for f in splitting_changes(running, changed)}
+    assert codes == {"address-mismatch", "password-mismatch", "advertise-interval-mismatch"}
+    assert all("Secret1" not in f.message for f in splitting_changes(running, changed))
+
+
+def test_changes_one_member_may_make_alone_do_not_split():
+    running = _pair_config()
+    assert splitting_changes(running, _pair_config(priority=150, preempt_delay=5)) == []
+    # the first step of a password rollover: the new one accepted beside the old one
+    accepting = load_config(
+        {
+            "vrrp": {
+                "groups": {
+                    "LAN": {
+                        "interface": "eth1", "vrid": 10, "priority": 200, "address": ["10.1.1.254/24"],
+                        "authentication": {
+                            "type": "plaintext-password", "password": "Secret1", "accept": ["Other22"],
+                        },
+                    }
+                }
+            }
+        }
+    )  # fmt: skip
+    assert splitting_changes(running, accepting) == []

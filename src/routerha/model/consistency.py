@@ -380,6 +380,30 @@ def check_members(
     )
 
 
+#: What a router's planned configuration may not change on its own: the members of
+#: its groups, changed one after another, would each drop the others'
+#: advertisements meanwhile and all become master.
+SPLITTING = frozenset(
+    {
+        "auth-type-mismatch",
+        "password-mismatch",
+        "version-mismatch",
+        "advertise-interval-mismatch",
+        "address-mismatch",
+        "vrid-mismatch",
+    }
+)
+
+
+def splitting_changes(running: Config, planned: Config) -> list[Finding]:
+    """The changes from ``running`` to ``planned`` (one router's configurations)
+    that its group's members must make together, not one at a time: the findings
+    of ``check_members`` between the two, as if they were two members of the group,
+    that split a group."""
+    findings = check_members({"running": running, "planned": planned})
+    return [f for f in findings if f.code in SPLITTING]
+
+
 def _values(cluster: GroupCluster, get: Callable[[VrrpGroup], Any]) -> dict[str, Any]:
     return {member: get(group) for member, group in cluster.groups.items()}
 
