@@ -27,6 +27,21 @@ class PlaybookRun:
     results: dict[str, Any]
 
 
+def local_inventory(path: Path, hosts: dict[str, dict[str, Any]], group: str | None = None) -> str:
+    """Write an INI inventory of ``hosts`` (name -> host variables) on the local
+    connection with this Python, under ``group`` if given; its path."""
+    lines = [f"[{group}]"] if group else []
+    for host, variables in hosts.items():
+        settings = {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": sys.executable,
+            **variables,
+        }
+        lines.append(" ".join([host, *(f"{k}={v}" for k, v in settings.items())]))
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
 @pytest.fixture(scope="session")
 def collections_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("collections")

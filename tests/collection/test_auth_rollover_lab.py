@@ -15,6 +15,8 @@ import pytest
 
 from tests.daemon_lab.routerhad_lab import group
 
+from .conftest import local_inventory
+
 VIP_CIDR = "10.9.0.100/24"
 OLD, NEW = "OLDPASS1", "NEWPASS2"
 ROUTERHACTL = Path(sys.executable).with_name("routerhactl")
@@ -39,16 +41,11 @@ def pair(lab, fleet, auth_type="plaintext-password", version=2, extra_member=Fal
 
 
 def inventory(tmp_path, fleet, hosts=("r1", "r2")) -> str:
-    lines = ["[routers]"]
-    for host in hosts:
-        daemon = fleet[host]
-        lines.append(
-            f"{host} ansible_connection=local ansible_python_interpreter={sys.executable} "
-            f"routerhad_config={daemon.conf} routerhad_control={daemon.sock}"
-        )
-    path = tmp_path / "lab.ini"
-    path.write_text("\n".join(lines) + "\n")
-    return str(path)
+    members = {
+        host: {"routerhad_config": fleet[host].conf, "routerhad_control": fleet[host].sock}
+        for host in hosts
+    }
+    return local_inventory(tmp_path / "lab.ini", members, group="routers")
 
 
 def rollover_task(**args) -> dict:

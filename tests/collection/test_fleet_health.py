@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, local_inventory
 
 
 @pytest.fixture
@@ -200,7 +199,7 @@ def scripted_routers(tmp_path, replies):
     """An inventory of local hosts, each with a ``routerhactl`` under its own
     platform_prefix that prints its next scripted status (the last one again once
     the script has run out) and counts how often it was asked."""
-    lines = []
+    hosts = {}
     for host, statuses in replies.items():
         prefix = tmp_path / host
         (prefix / "bin").mkdir(parents=True)
@@ -214,13 +213,8 @@ def scripted_routers(tmp_path, replies):
             f"[ -e reply-$asked.json ] && cat reply-$asked.json || cat reply-{len(statuses)}.json\n"
         )
         script.chmod(0o755)
-        lines.append(
-            f"{host} ansible_connection=local ansible_python_interpreter={sys.executable}"
-            f" platform_prefix={prefix} routerha_cluster=pair"
-        )
-    inventory = tmp_path / "inventory.ini"
-    inventory.write_text("\n".join(lines) + "\n")
-    return str(inventory)
+        hosts[host] = {"platform_prefix": prefix, "routerha_cluster": "pair"}
+    return local_inventory(tmp_path / "inventory.ini", hosts)
 
 
 def asked(tmp_path, host):
