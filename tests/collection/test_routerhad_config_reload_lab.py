@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon_lab.routerhad_lab import group
+from tests.daemon_lab.routerhad_lab import config, group
 
 pytestmark = [pytest.mark.root]
 
@@ -32,10 +32,10 @@ def router(lab, fleet):
     return daemon
 
 
-def write_and_reload(daemon, config) -> dict:
+def write_and_reload(daemon, text) -> dict:
     return {
         "routerha.cluster.routerhad_config": {
-            "config": config, "path": str(daemon.conf), "routerhad": str(BIN / "routerhad"),
+            "config": text, "path": str(daemon.conf), "routerhad": str(BIN / "routerhad"),
             "reload": True, "control": str(daemon.sock),
         },
         "register": "written",
@@ -43,13 +43,12 @@ def write_and_reload(daemon, config) -> dict:
     }  # fmt: skip
 
 
-def groups(**entries) -> dict:
-    return {"vrrp": {"groups": entries}}
-
-
 def test_a_change_is_applied_at_once(router, fleet, playbook):
-    changed = groups(
-        LAN=group(VIP, priority=200, interval=1), WAN=group("10.9.1.100/24", vrid=2, interval=1)
+    changed = config(
+        {
+            "LAN": group(VIP, priority=200, interval=1),
+            "WAN": group("10.9.1.100/24", vrid=2, interval=1),
+        }
     )
     run = playbook([write_and_reload(router, changed)], register=["written"])
     assert run.rc == 0, run.output
@@ -70,9 +69,11 @@ def test_a_change_is_applied_at_once(router, fleet, playbook):
 def test_a_configuration_routerhad_refuses_is_taken_back(router, fleet, playbook):
     before = router.conf.read_text()
     running = router.status()
-    refused = groups(
-        LAN=group(VIP, priority=150, interval=1),
-        NEW=group("10.7.0.100/24", vrid=3, interface="eth9", interval=1),
+    refused = config(
+        {
+            "LAN": group(VIP, priority=150, interval=1),
+            "NEW": group("10.7.0.100/24", vrid=3, interface="eth9", interval=1),
+        }
     )
     run = playbook([write_and_reload(router, refused)], register=["written"])
     written = run.results["written"]
@@ -94,7 +95,7 @@ def test_a_configuration_routerhad_refuses_is_taken_back(router, fleet, playbook
 def test_nothing_is_asked_while_routerhad_is_not_running(router, playbook):
     router.stop()
     router.sock.unlink(missing_ok=True)
-    changed = groups(LAN=group(VIP, priority=150, interval=1))
+    changed = config({"LAN": group(VIP, priority=150, interval=1)})
     run = playbook([write_and_reload(router, changed)], register=["written"])
     assert run.rc == 0, run.output
     assert run.results["written"]["reloaded"] is None
