@@ -108,8 +108,7 @@ class ActionModule(ActionBase):
         try:
             return load_config(config)
         except ConfigError as exc:
-            problems = "; ".join(f"{path}: {why}" for path, why in exc.problems)
-            raise AnsibleActionFail(f"vyatta_config: config: {problems}") from exc
+            raise AnsibleActionFail(f"vyatta_config: config: {exc}") from exc
 
     def _commands(self, current, desired):
         if self.args["state"] == "absent":

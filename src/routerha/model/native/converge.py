@@ -23,7 +23,7 @@ So a router that already matches gets no command at all, and the plan is minimal
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Union
 
@@ -113,6 +113,18 @@ def read_running(text: str, source: str = "<running>") -> list[Statement]:
 
 def _statements(running: Running, source: str) -> list[Statement]:
     return read_running(running, source) if isinstance(running, str) else list(running)
+
+
+def _read(running: Running, source: str, syntax: str | None) -> list[Statement]:
+    """The statements of ``running``, once ``syntax`` (None: routerhad's) is known."""
+    if syntax is not None:
+        dialect(syntax)  # ValueError for an unknown syntax
+    return _statements(running, source)
+
+
+def _prefixes(keys: Iterable[Path]) -> set[Path]:
+    """Every path that holds one of ``keys`` (the keys included)."""
+    return {key[:size] for key in keys for size in range(1, len(key) + 1)}
 
 
 class _Located(NamedTuple):
@@ -295,9 +307,7 @@ def conflicts(
     ``syntax=None`` (routerhad, which uses no CLI subtree) counts every native group on
     a desired group's slot. Raises NativeParseError for unreadable set lines.
     """
-    if syntax is not None:
-        dialect(syntax)
-    return _conflicts(_statements(current_text, source), desired, syntax)
+    return _conflicts(_read(current_text, source, syntax), desired, syntax)
 
 
 # Comparing lines
@@ -324,7 +334,7 @@ class _Wanted:
         self.lines = lines
         self.keys = {_key(line.words) for line in lines}
         #: Every path that holds a desired line (the lines included).
-        self.prefixes = {key[:size] for key in self.keys for size in range(1, len(key) + 1)}
+        self.prefixes = _prefixes(self.keys)
         #: Leaf nodes given a value (whose current value a set overwrites).
         self.leaves = {_key(line.path) for line in lines if line.value is not None}
 
@@ -407,24 +417,27 @@ def _leaf(words: Path) -> tuple[str, Path] | None:
     return found
 
 
-def _single_valued(words: Path) -> bool:
-    """Whether the line's last word is the value of a leaf that holds one value."""
+def _value_kind(words: Path) -> str | None:
+    """The schema kind of the leaf whose value the line's last word would be (ONE for
+    the single-valued leaves the schemas leave out); None when it is no leaf value."""
     found = _leaf(words)
     if found is None:
-        return False
+        return None
     kind, rest = found
+    if (kind, rest[:-1]) in _SINGLE_EXTRA:
+        return ONE
     node = _SCHEMAS[kind].get(rest[:-1])
-    return (node is not None and node.kind == ONE) or (kind, rest[:-1]) in _SINGLE_EXTRA
+    return node.kind if node is not None else None
+
+
+def _single_valued(words: Path) -> bool:
+    """Whether the line's last word is the value of a leaf that holds one value."""
+    return _value_kind(words) == ONE
 
 
 def _takes_value(words: Path) -> bool:
     """Whether the last word is a value (quoted when printed) rather than a node."""
-    found = _leaf(words)
-    if found is None:
-        return False
-    kind, rest = found
-    node = _SCHEMAS[kind].get(rest[:-1])
-    return (node is not None and node.kind != FLAG) or (kind, rest[:-1]) in _SINGLE_EXTRA
+    return _value_kind(words) not in (None, FLAG)
 
 
 def _at_default(words: Path) -> bool:
@@ -540,11 +553,7 @@ def converge_commands(
     deletes = _deletes(statements, wanted, scope)
     deletes += _sync_cleanup(statements, _removed_groups(deletes), scope)
     # A desired tag node that exists with children below it is there already.
-    present = {
-        key[:size]
-        for key in (_key(st.words) for st in statements)
-        for size in range(1, len(key) + 1)
-    }
+    present = _prefixes(_key(st.words) for st in statements)
     sets = [
         command("set", line.path, line.value) for line in lines if _key(line.words) not in present
     ]
@@ -562,9 +571,7 @@ def removal_commands(
     With the default ``syntax=None`` every native group on a desired group's slot
     conflicts, whatever its path: how routerhad takes over from the router's own VRRP.
     """
-    if syntax is not None:
-        dialect(syntax)
-    statements = _statements(current_text, source)
+    statements = _read(current_text, source, syntax)
     found = _conflicts(statements, desired, syntax)
     paths = [c.path for c in found if c.kind == GROUP_CONFLICT]
     paths += _sync_cleanup(statements, _removed_groups(paths), [])
@@ -581,9 +588,7 @@ def native_part(
     conntrack-sync, the sync group it follows comes along with all its members, since
     the model's conntrack_sync names one. Raises NativeParseError, naming the lines of
     ``current_text``, when that part does not make a valid model."""
-    if syntax is not None:
-        dialect(syntax)
-    statements = _statements(current_text, source)
+    statements = _read(current_text, source, syntax)
     found = _conflicts(statements, desired, syntax)
     natives = _native_groups(statements)
     names = {c.group for c in found if c.kind == GROUP_CONFLICT and c.group}

@@ -369,7 +369,7 @@ class _Renderer:
             for name in sorted(config.groups):
                 group = config.groups[name]
                 if self.name_ok(f"group {name}", name):
-                    self.group(group, (*HA_VRRP, "group", name))
+                    self.group(group, group_path(group, self.d.name))
             for name in sorted(config.sync_groups):
                 self.sync_group(config.sync_groups[name])
         if config.conntrack_sync is not None:
