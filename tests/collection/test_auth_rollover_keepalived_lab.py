@@ -165,7 +165,8 @@ def rollover(lab, fleet, playbook, tmp_path, start, **task):
     drops = after.get("drops", {})
     assert not any(drops.get(r) for r in ("auth_data", "auth_type", "auth_replay")), drops
     assert ka.log().count("Reload complete") == 1, fleet.report()  # the SIGHUP at the agreed time
-    assert "invalid passwd" not in ka.log(), fleet.report()
+    # keepalived logs each password it refuses; only the counted switch drops may be there.
+    assert ka.log().count("invalid passwd") <= refused, fleet.report()
     return report, conf, ka
 
 
