@@ -17,6 +17,9 @@ import shlex
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
+from ansible_collections.routerha.cluster.plugins.module_utils.model.consistency import (
+    splitting_changes,
+)
 from ansible_collections.routerha.cluster.plugins.module_utils.model.dump import dump_config
 from ansible_collections.routerha.cluster.plugins.module_utils.model.errors import ConfigError
 from ansible_collections.routerha.cluster.plugins.module_utils.model.load import load_config
@@ -34,6 +37,9 @@ from ansible_collections.routerha.cluster.plugins.module_utils.model.native.conv
 from ansible_collections.routerha.cluster.plugins.module_utils.model.native.render import (
     RenderError,
     render_set_lines,
+)
+from ansible_collections.routerha.cluster.plugins.module_utils.model.native.vyos_set import (
+    interpret,
 )
 from ansible_collections.routerha.cluster.plugins.plugin_utils.vyatta_session import (
     Masker,
@@ -86,6 +92,7 @@ class ActionModule(ActionBase):
             conflicts=[str(conflict) for conflict in found],
             syntax=args["syntax"],
             state=args["state"],
+            splitting=self._splitting(current, desired) if args["state"] == "present" else [],
         )
         if args["state"] == "absent" and found:
             result["native_config"] = self._native_config(current, desired)
@@ -114,6 +121,20 @@ class ActionModule(ActionBase):
         if self.args["state"] == "absent":
             return removal_commands(current, desired)
         return converge_commands(current, desired, self.args["syntax"], previous=self.previous)
+
+    def _splitting(self, current, desired):
+        """The changes from the running groups to the desired ones that the group's
+        members must make together (consistency.splitting_changes), as
+        routerhad_config reports them; none when the running configuration does not
+        make a model (a first deploy fixes that, one router at a time)."""
+        try:
+            running = interpret(current, "<running>", [], semantic=[])
+        except (ConfigError, NativeParseError):
+            return []
+        return [
+            {"group": f.group, "code": f.code, "message": f.message}
+            for f in splitting_changes(running, desired)
+        ]
 
     def _native_config(self, current, desired):
         """The native part that would go, as routerhad's configuration (passwords

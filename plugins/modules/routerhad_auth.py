@@ -121,11 +121,10 @@ from ansible_collections.routerha.cluster.plugins.module_utils.staged_config imp
 
 
 def _read(module, path):
-    """The file's text, which must hold JSON."""
+    """The file's text and the JSON it holds."""
     try:
         text = read_text(path)
-        json.loads(text)
-        return text
+        return text, json.loads(text)
     except (OSError, ValueError) as exc:
         module.fail_json(msg=f"cannot read {path}: {exc}")
 
@@ -158,22 +157,21 @@ def main():
     )
     p = module.params
     path = p["config"]
+    # run_step hands rewrite and describe the text read here; they use its parse.
+    text, data = _read(module, path)
 
-    def rewrite(current):
+    def rewrite(_text):
         if p["operation"] == "status":
             return None
-        data = json.loads(current)
         new = apply_operation(data, p["group"], p["operation"], p["type"], p["password"])
         return None if new == data else dumps(new)
 
     run_step(
         module,
         path,
-        _read(module, path),
+        text,
         rewrite=rewrite,
-        describe=lambda current: describe(
-            json.loads(current), p["group"], p["type"], p["password"]
-        ),
+        describe=lambda _text: describe(data, p["group"], p["type"], p["password"]),
         # routerhactl exits non-zero with routerhad's reason when it refuses the
         # reload; the running configuration then stays, and so must the file.
         reload=lambda undo: _ctl(module, "reload", "--json", undo=undo),

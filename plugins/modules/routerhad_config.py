@@ -112,7 +112,7 @@ splitting:
   sample:
     - group: WAN
       code: address-mismatch
-      message: "WAN: the virtual addresses differ (running 198.51.100.254, planned 198.51.100.253, 198.51.100.254): ..."
+      message: "WAN: the virtual addresses differ (planned 198.51.100.253, 198.51.100.254, running 198.51.100.254): ..."
 reloaded:
   description:
     - What the reload did to each group (C(routerhactl reload --json)); null when routerhad was not running.

@@ -131,6 +131,20 @@ syntax:
   description: The syntax rendered.
   returned: always
   type: str
+splitting:
+  description:
+    - The changes from the router's running groups to O(config)'s that the group's members must make together, not one
+      router after another (authentication, version, advertisement interval, virtual addresses, VRID), as
+      M(routerha.cluster.routerhad_config) reports them. The playbook C(rollout.yml) deploys such a cluster on all its
+      members at once, committing at one agreed second (O(commit_at)).
+    - Empty with O(state=absent), and when the running configuration has none of the groups yet.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - group: OFFICE
+      code: address-mismatch
+      message: "OFFICE (eth1.100-41 on running): the virtual addresses differ (planned 10.40.100.253, 10.40.100.254, running 10.40.100.254): ..."
 confirmed:
   description: Whether the commit was a commit-confirm that was confirmed.
   returned: changed and not check mode

@@ -399,8 +399,9 @@ def splitting_changes(running: Config, planned: Config) -> list[Finding]:
     """The changes from ``running`` to ``planned`` (one router's configurations)
     that its group's members must make together, not one at a time: the findings
     of ``check_members`` between the two, as if they were two members of the group,
-    that split a group."""
-    findings = check_members({"running": running, "planned": planned})
+    that split a group. A finding names the planned group (the running one may be
+    named otherwise, as the vyatta syntax's ``eth1-40``)."""
+    findings = check_members({"planned": planned, "running": running})
     return [f for f in findings if f.code in SPLITTING]
 
 

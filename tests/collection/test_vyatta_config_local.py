@@ -1,0 +1,108 @@
+"""routerha.cluster.vyatta_config run by ansible-playbook against this machine, whose
+vyatta-cfg-cmd-wrapper and vyatta-op-cmd-wrapper are the appliance fakes
+(lab/appliance/) with their state under a temporary directory: what it reports
+before a commit (check mode), splitting changes above all."""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from lab.appliance import fake_op, fake_wrapper
+
+from .conftest import ROOT
+
+LAN = {"interface": "eth1", "vrid": 40, "address": ["10.40.1.254/24"], "priority": 200}
+AUTH = {"type": "plaintext-password", "password": "Edge0s12"}
+
+
+def config(**lan) -> dict:
+    return {
+        "vrrp": {
+            "groups": {
+                "LAN": {**LAN, "authentication": AUTH, **lan},
+                "OFFICE": {"interface": "eth1.100", "vrid": 41, "address": ["10.40.100.254/24"]},
+            }
+        }
+    }
+
+
+@pytest.fixture
+def router(tmp_path: Path) -> dict[str, str]:
+    """The fakes' launchers and state (EdgeOS syntax); the module's options for them."""
+    root = tmp_path / "appliance"
+    (root / "etc").mkdir(parents=True)
+    conf = {"syntax": "vyatta", "platform": "edgeos-2", "version": "v2.0.9"}
+    (root / "etc/vyatta-fake.conf").write_text(json.dumps(conf))
+    paths = {}
+    for name, fake in (("cfg", fake_wrapper), ("op", fake_op)):
+        launcher = tmp_path / f"{name}-wrapper"
+        # exec: the wrapper's parent is then the session's shell, as on the router.
+        launcher.write_text(
+            "#!/bin/sh\n"
+            f"VYATTA_FAKE_ROOT={root} VYATTA_FAKE_GROUP_CHECK=0 "
+            f'PYTHONPATH={ROOT} exec {sys.executable} {fake.__file__} "$@"\n'
+        )
+        launcher.chmod(0o755)
+        paths[name] = str(launcher)
+    return {
+        "syntax": "vyatta",
+        "cfg_wrapper": paths["cfg"],
+        "op_wrapper": paths["op"],
+        # sg to one's own primary group needs no password, whoever runs the tests.
+        "config_group": grp.getgrgid(os.getgid()).gr_name,
+        "state_file": str(tmp_path / "native-applied.json"),
+        "confirm_minutes": 0,
+        "running": str(root / "var/lib/vyatta-fake/running.set"),
+    }
+
+
+def apply(playbook, router, data, check=False):
+    options = {k: v for k, v in router.items() if k != "running"}
+    task = {"routerha.cluster.vyatta_config": {**options, "config": data}, "register": "result"}
+    if check:
+        task["check_mode"] = True
+    run = playbook([task], register=["result"])
+    assert run.rc == 0, run.output
+    return run.results["result"], run.output
+
+
+def test_a_first_configuration_splits_nothing(playbook, router):
+    result, _output = apply(playbook, router, config(), check=True)
+    assert result["changed"] and result["splitting"] == []
+    result, _output = apply(playbook, router, config())
+    assert result["changed"] and result["splitting"] == []
+    assert "vrrp-group 40 virtual-address '10.40.1.254/24'" in Path(router["running"]).read_text()
+    again, _output = apply(playbook, router, config(), check=True)
+    assert not again["changed"] and again["splitting"] == []
+
+
+def test_changes_the_members_must_make_together_are_named_before_the_commit(playbook, router):
+    apply(playbook, router, config())
+    before = Path(router["running"]).read_text()
+
+    # An added virtual address and a new password: each member would drop the others'.
+    wanted = config(
+        address=["10.40.1.254/24", "10.40.1.253/24"],
+        authentication={**AUTH, "password": "N3wPass1"},
+    )
+    result, output = apply(playbook, router, wanted, check=True)
+    assert result["changed"]
+    assert sorted((s["group"], s["code"]) for s in result["splitting"]) == [
+        ("LAN", "address-mismatch"),
+        ("LAN", "password-mismatch"),
+    ]
+    assert "10.40.1.253" in next(
+        s["message"] for s in result["splitting"] if s["code"] == "address-mismatch"
+    )
+    assert "N3wPass1" not in output and "Edge0s12" not in output
+    assert Path(router["running"]).read_text() == before  # check mode commits nothing
+
+    # A priority is each router's own: no need to change together.
+    result, _output = apply(playbook, router, config(priority=150), check=True)
+    assert result["changed"] and result["splitting"] == []
