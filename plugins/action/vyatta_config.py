@@ -18,7 +18,7 @@ import shlex
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.routerha.cluster.plugins.module_utils.model.consistency import (
-    splitting_changes,
+    splitting_report,
 )
 from ansible_collections.routerha.cluster.plugins.module_utils.model.dump import dump_config
 from ansible_collections.routerha.cluster.plugins.module_utils.model.errors import ConfigError
@@ -130,11 +130,8 @@ class ActionModule(ActionBase):
         try:
             running = interpret(current, "<running>", [], semantic=[])
         except (ConfigError, NativeParseError):
-            return []
-        return [
-            {"group": f.group, "code": f.code, "message": f.message}
-            for f in splitting_changes(running, desired)
-        ]
+            running = None
+        return splitting_report(running, desired)
 
     def _native_config(self, current, desired):
         """The native part that would go, as routerhad's configuration (passwords

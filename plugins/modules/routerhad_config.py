@@ -139,7 +139,7 @@ from ansible_collections.routerha.cluster.plugins.module_utils.masking import (
     mask_config_passwords,
 )
 from ansible_collections.routerha.cluster.plugins.module_utils.model.consistency import (
-    splitting_changes,
+    splitting_report,
 )
 from ansible_collections.routerha.cluster.plugins.module_utils.model.errors import ConfigError
 from ansible_collections.routerha.cluster.plugins.module_utils.model.load import load_config
@@ -262,10 +262,7 @@ def main():
         "path": path,
         "groups": summary(config),
         "conntrack_sync": config.conntrack_sync is not None,
-        "splitting": [
-            {"group": f.group, "code": f.code, "message": f.message}
-            for f in (splitting_changes(running, config) if running is not None else ())
-        ],
+        "splitting": splitting_report(running, config),
     }
     if module._diff and not same:
         key = secrets.token_bytes(16)

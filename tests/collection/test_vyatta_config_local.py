@@ -6,7 +6,6 @@ before a commit (check mode), splitting changes above all."""
 from __future__ import annotations
 
 import grp
-import json
 import os
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from lab.appliance import fake_op, fake_wrapper
+from tests.lab.test_appliance_wrapper import make_root
 
 from .conftest import ROOT
 
@@ -35,10 +35,7 @@ def config(**lan) -> dict:
 @pytest.fixture
 def router(tmp_path: Path) -> dict[str, str]:
     """The fakes' launchers and state (EdgeOS syntax); the module's options for them."""
-    root = tmp_path / "appliance"
-    (root / "etc").mkdir(parents=True)
-    conf = {"syntax": "vyatta", "platform": "edgeos-2", "version": "v2.0.9"}
-    (root / "etc/vyatta-fake.conf").write_text(json.dumps(conf))
+    root = make_root(tmp_path, syntax="vyatta")
     paths = {}
     for name, fake in (("cfg", fake_wrapper), ("op", fake_op)):
         launcher = tmp_path / f"{name}-wrapper"

@@ -907,18 +907,7 @@ def test_changes_one_member_may_make_alone_do_not_split():
     running = _pair_config()
     assert splitting_changes(running, _pair_config(priority=150, preempt_delay=5)) == []
     # the first step of a password rollover: the new one accepted beside the old one
-    accepting = load_config(
-        {
-            "vrrp": {
-                "groups": {
-                    "LAN": {
-                        "interface": "eth1", "vrid": 10, "priority": 200, "address": ["10.1.1.254/24"],
-                        "authentication": {
-                            "type": "plaintext-password", "password": "Secret1", "accept": ["Other22"],
-                        },
-                    }
-                }
-            }
-        }
-    )  # fmt: skip
+    accepting = _pair_config(
+        authentication={"type": "plaintext-password", "password": "Secret1", "accept": ["Other22"]}
+    )
     assert splitting_changes(running, accepting) == []

@@ -405,6 +405,17 @@ def splitting_changes(running: Config, planned: Config) -> list[Finding]:
     return [f for f in findings if f.code in SPLITTING]
 
 
+def splitting_report(running: Config | None, planned: Config) -> list[dict[str, Any]]:
+    """``splitting_changes`` as the modules return them (group, code, message); none
+    without a running configuration to compare with (a first deploy)."""
+    if running is None:
+        return []
+    return [
+        {"group": f.group, "code": f.code, "message": f.message}
+        for f in splitting_changes(running, planned)
+    ]
+
+
 def _values(cluster: GroupCluster, get: Callable[[VrrpGroup], Any]) -> dict[str, Any]:
     return {member: get(group) for member, group in cluster.groups.items()}
 
