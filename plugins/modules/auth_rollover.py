@@ -35,6 +35,8 @@ description:
     rather than taken for a problem, as long as no member made a transition.
   - Run the task on every member of the group at once (not with C(serial), and with at least as many
     forks as members); the members' workers meet on the controller after each step.
+requirements:
+  - routerhad with C(routerhactl) (role routerha.cluster.routerhad_install), or keepalived 2.x built with JSON support, on every member
 author:
   - routerha developers (@routerha)
 extends_documentation_fragment:

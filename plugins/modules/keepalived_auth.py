@@ -24,6 +24,9 @@ description:
     and C(--signum=DATA) tell their numbers. The JSON dump (C(keepalived.json), keepalived built with
     JSON support, as Debian's is) gives the state and counters, the data dump (C(keepalived.data)) the
     master's and the instance's own address. Both files also hold the password, so they are removed once read.
+requirements:
+  - keepalived 2.x built with JSON support (Debian's is) on the target
+  - Python 3.9 or later on the target
 author:
   - routerha developers (@routerha)
 extends_documentation_fragment:

@@ -30,6 +30,8 @@ description:
     afresh on every run, so fingerprints compare within one result only. Every password found in the members'
     configurations is masked in the module's arguments as returned (C(invocation), shown with C(-vvv)).
   - The module changes nothing and can run anywhere, usually once on the controller.
+requirements:
+  - Python 3.9 or later where it runs (usually the controller); nothing on the routers
 author:
   - routerha developers (@routerha)
 extends_documentation_fragment:

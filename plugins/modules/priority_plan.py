@@ -24,6 +24,8 @@ description:
   - The same input always gives the same plan; the module changes nothing and can run anywhere,
     usually once on the controller. The same computation is available as the
     P(routerha.cluster.priority_plan#filter) filter.
+requirements:
+  - Python 3.9 or later where it runs (usually the controller); nothing on the routers
 author:
   - routerha developers (@routerha)
 extends_documentation_fragment:

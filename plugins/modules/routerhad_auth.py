@@ -18,6 +18,9 @@ description:
   - The new configuration is validated by the routerha data model before it replaces the file; a
     configuration that could not run is never written. The first change of a rollover keeps the
     previous file beside it (C(.rollover-backup)) for O(operation=restore).
+requirements:
+  - routerhad with C(routerhactl) on the target (role routerha.cluster.routerhad_install)
+  - Python 3.9 or later on the target
 author:
   - routerha developers (@routerha)
 extends_documentation_fragment:

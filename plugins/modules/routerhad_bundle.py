@@ -18,6 +18,8 @@ description:
   - pyroute2 comes from the controller's own Python unless O(pyroute2_path) names another copy; a version other than
     the pinned one is refused.
   - Runs on the controller only (an action plugin); nothing is done on the target, whatever host the task runs for.
+requirements:
+  - pyroute2 0.9.7 in the controller's Python (the collection's C(requirements.txt)), or O(pyroute2_path)
 author:
   - routerha developers (@routerha)
 extends_documentation_fragment:

@@ -25,6 +25,9 @@ description:
     whether a reload is due.
   - Passwords never appear in the result or the diff. The diff shows each one as C(<secret HMAC>), keyed afresh on
     every run, so it tells a changed password from an unchanged one within one diff only.
+requirements:
+  - routerhad on the target for C(routerhad --check-config) (role routerha.cluster.routerhad_install)
+  - Python 3.9 or later on the target
 author:
   - routerha developers (@routerha)
 extends_documentation_fragment:

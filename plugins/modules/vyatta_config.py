@@ -28,6 +28,8 @@ description:
     and its conntrack-sync, in one commit - how routerhad takes over from the vendor's VRRP on VyOS 1.4.
   - Everything is decided on the controller; the router runs only POSIX shell. It works where Ansible cannot run Python
     (EdgeOS, VyOS before 1.4).
+requirements:
+  - VyOS or EdgeOS with C(vyatta-cfg-cmd-wrapper) and a POSIX shell; no Python on the router
 author:
   - routerha developers (@routerha)
 extends_documentation_fragment:
