@@ -204,7 +204,7 @@ def cluster_configs(settings: Mapping[str, Any], members: Mapping[str, Any]) -> 
             preference=preference,
             base=settings.get("priority_base", 200),
             step=settings.get("priority_step", 50),
-            preempt=bool(settings.get("preempt", True)),
+            preempt=settings.get("preempt", True),
             preempt_delay=settings.get("preempt_delay", 0),
         )
     except ConfigError as error:
@@ -243,12 +243,17 @@ def cluster_configs(settings: Mapping[str, Any], members: Mapping[str, Any]) -> 
     }
 
 
+#: plan()'s arguments under the names of the cluster's settings.
+_PLAN_SETTINGS = {"base": "priority_base", "step": "priority_step"}
+
+
 def _member_path(path: str) -> str:
-    """plan()'s ``members.HOST.SEGMENT`` is the member's ``addresses`` here."""
+    """plan()'s ``members.HOST.SEGMENT`` is the member's ``addresses`` here, and its
+    ``base``/``step`` are the settings ``priority_base``/``priority_step``."""
     parts = path.split(".", 2)
     if parts[0] == "members" and len(parts) == 3:
         return f"members.{parts[1]}.addresses.{parts[2]}"
-    return path
+    return _PLAN_SETTINGS.get(path, path)
 
 
 def _member_config(

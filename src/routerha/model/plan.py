@@ -100,6 +100,8 @@ def plan(
     for name, value in (("base", base), ("step", step), ("preempt_delay", preempt_delay)):
         if isinstance(value, bool) or not isinstance(value, int):
             problems.append((name, f"must be a whole number, not {value!r}"))
+    if not isinstance(preempt, bool):
+        problems.append(("preempt", f"must be true or false, not {preempt!r}"))
     if problems:
         # The planning below trusts the shape; what is malformed is named first.
         raise ConfigError(problems)
