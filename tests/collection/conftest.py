@@ -16,7 +16,13 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
+#: The ansible-playbook the tests run: this Python's, or that of the virtual
+#: environment ROUTERHA_ANSIBLE_VENV names (make test's ansible-core matrix).
+ANSIBLE_PLAYBOOK = (
+    Path(os.environ["ROUTERHA_ANSIBLE_VENV"], "bin")
+    if os.environ.get("ROUTERHA_ANSIBLE_VENV")
+    else Path(sys.executable).parent
+) / "ansible-playbook"
 
 
 @dataclass

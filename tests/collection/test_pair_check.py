@@ -132,6 +132,7 @@ def test_seed003_routers_are_consistent(playbook):
     assert result["groups"]["eth2-2"]["preferred_master"] == "R1"
 
 
+@pytest.mark.matrix
 def test_seed003_mutated_fails_with_the_findings_and_check_mode_is_the_same(playbook):
     members = [
         {"name": "R1", "native": lookup("seed003_r1.config.boot")},
@@ -191,6 +192,7 @@ def test_seed000_load_sharing_pair_has_no_findings(playbook):
 # Passwords
 
 
+@pytest.mark.matrix
 def test_password_mismatch_fails_and_no_password_is_shown_even_with_vvv(playbook):
     secrets = ["Yoghurt1", "OldPass9", "Butter22", "Kefir777"]
     r1 = model(

@@ -20,6 +20,7 @@ def task(args: dict, register: str = "plan", **extra) -> dict:
     return {"routerha.cluster.priority_plan": args, "register": register, **extra}
 
 
+@pytest.mark.matrix
 def test_seed_000_load_sharing_through_the_module(playbook):
     run = playbook(
         [task({**SEED_000, "strategy": "load_share", "base": 120, "step": 50})],
@@ -40,6 +41,7 @@ def test_seed_000_load_sharing_through_the_module(playbook):
     assert plan["masters"] == {"G1": "RT-1", "G2": "RT-2"}
 
 
+@pytest.mark.matrix
 def test_check_mode_returns_the_same_plan(playbook):
     args = {**SEED_000, "strategy": "load_share"}
     normal = playbook([task(args)], register=["plan"])
@@ -49,6 +51,7 @@ def test_check_mode_returns_the_same_plan(playbook):
         assert checked.results["plan"][key] == normal.results["plan"][key]
 
 
+@pytest.mark.matrix
 def test_filter_gives_what_the_module_gives(playbook):
     members = {m["name"]: m["addresses"] for m in SEED_000["members"]}
     groups = {g["name"]: {k: v for k, v in g.items() if k != "name"} for g in SEED_000["groups"]}

@@ -8,6 +8,8 @@ import stat
 import sys
 from pathlib import Path
 
+import pytest
+
 ROUTERHAD = str(Path(sys.executable).with_name("routerhad"))
 PASSWORD = "Qx7zk9"
 CONFIG = {
@@ -35,6 +37,7 @@ def write(path: Path, config=None, routerhad=ROUTERHAD, **extra) -> dict:
     }  # fmt: skip
 
 
+@pytest.mark.matrix
 def test_writes_0600_once_then_reports_no_change(playbook, tmp_path):
     path = tmp_path / "etc" / "routerhad.json"
     run = playbook([write(path)], register=["written"])
@@ -65,6 +68,7 @@ def test_same_model_in_another_form_is_left_alone_a_wrong_mode_is_fixed(playbook
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
+@pytest.mark.matrix
 def test_check_and_diff_mode_show_the_change_with_passwords_masked(playbook, tmp_path):
     path = tmp_path / "routerhad.json"
     playbook([write(path)])
@@ -98,6 +102,7 @@ def test_a_config_the_model_refuses_changes_nothing(playbook, tmp_path):
     assert path.read_text() == before
 
 
+@pytest.mark.matrix
 def test_a_config_routerhad_refuses_changes_nothing(playbook, tmp_path):
     path = tmp_path / "routerhad.json"
     playbook([write(path)])
