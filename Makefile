@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint sanity matrix unit demo demo-clean demo-namespaces demo-simulated bench-failover clean
+.PHONY: setup test lint sanity galaxy matrix unit demo demo-clean demo-namespaces demo-simulated bench-failover clean
 
 setup: $(STAMP)
 
@@ -30,8 +30,12 @@ lint: setup
 sanity: setup
 	scripts/collection-sanity
 
-test: lint sanity matrix
+test: lint sanity galaxy matrix
 	$(BIN)/python -m pytest
+
+# galaxy-importer (what Galaxy runs on an upload) on the built collection.
+galaxy: setup
+	scripts/galaxy-import
 
 # The ansible-core support matrix (docs/testing.md): the tests marked `matrix`
 # (planning, check mode, the modules; ansible-playbook on localhost) under each

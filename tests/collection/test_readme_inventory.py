@@ -4,13 +4,15 @@ under every ansible-core of the support matrix (docs/testing.md)."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import ROOT
+from .conftest import ANSIBLE_PLAYBOOK, ROOT
 
 
 def secret(name: str) -> str:
@@ -84,3 +86,19 @@ def test_the_readme_inventory_plans_one_master_per_group(playbook, tmp_path):
     assert facts["preempt"] in (True, "True")
     # No password in what the play printed.
     assert secret("vault_lan") not in run.output
+
+
+@pytest.mark.matrix
+def test_the_playbooks_run_by_their_collection_names(collections_path, tmp_path):
+    """``ansible-playbook routerha.cluster.rollout`` (and the others), as the README shows."""
+    names = sorted(p.stem for p in (ROOT / "playbooks").glob("*.yml"))
+    inventory = readme_inventory(tmp_path / "inventory")
+    run = subprocess.run(
+        [str(ANSIBLE_PLAYBOOK), "-i", str(inventory / "hosts.ini"), "--syntax-check"]
+        + [f"routerha.cluster.{name}" for name in names],
+        capture_output=True, text=True, check=False, timeout=300,
+        env={**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(collections_path),
+             "ANSIBLE_HOME": str(tmp_path / "home")},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert {"rollout", "status", "failover_drill", "rotate_auth"} <= set(names)
