@@ -8,7 +8,8 @@
 
 r1 (priority 200) and r2 (priority 100) run routerhad with VRRPv3 groups LAN
 (eth0, 10.1.1.5) and WAN (eth1, 198.51.100.12, also the SNAT address) in sync
-group CG, 0.1 s adverts, and conntrack sync on eth2 bound to CG. The firewall
+group CG, 0.1 s adverts, and conntrack sync on eth2 bound to CG, authenticated
+with ``SYNC_KEY`` unless a test asks for the unauthenticated link. The firewall
 forwards only what conntrack knows (``nf_conntrack_tcp_loose`` 0: a router
 without the entry never picks a connection up in the middle, so a session that
 survives a takeover survived because its entry was synced) and gives FTP control
@@ -40,6 +41,10 @@ ECHO_PORT = 5001
 PRIORITY = {"r1": 200, "r2": 100}
 GROUPS = ("LAN", "WAN")
 TCP_ESTABLISHED = 3
+#: The sync link's key (both routers); tests of the unauthenticated link override it.
+SYNC_KEY = "lab-sync-key-0123456789abcdef"
+SYNC_AUTH = {"type": "hmac-sha256", "key_id": 1, "key": SYNC_KEY}
+UNAUTHENTICATED = {"authentication": {"type": "none"}}
 
 RULESET = """\
 table ip nat {
@@ -124,6 +129,7 @@ class HaPair:
             settings = {
                 "interface": "eth2",
                 "failover_mechanism": {"sync_group": "CG"},
+                "authentication": SYNC_AUTH,
                 **(ctsync or {}),
             }
             text = json.dumps(

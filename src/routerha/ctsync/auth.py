@@ -83,7 +83,8 @@ TRAILER_SIZE = TRAILER.size + MAC_SIZE
 HANDSHAKE = struct.Struct("!2sBBB")
 HANDSHAKE_MAGIC = MAGIC
 HANDSHAKE_VERSION = 2
-REQUEST, CHALLENGE = 1, 2
+#: Kinds apart from the inner protocol's (1..6), so a filter on the type octet tells them.
+REQUEST, CHALLENGE = 16, 17
 #: Both handshake messages are this long: a REQUEST is padded to its answer's size.
 HANDSHAKE_SIZE = HANDSHAKE.size + 2 * NONCE_SIZE + MAC_SIZE
 
