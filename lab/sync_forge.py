@@ -66,7 +66,10 @@ def forged_hello_and_data(entries: Iterable[ct.Entry], session: int | None = Non
     """A HELLO of a new session and one DATA carrying ``entries``: what a router whose
     link is unauthenticated takes as its peer restarting and sending them."""
     session = int.from_bytes(os.urandom(4), "big") if session is None else session
-    return [message(Kind.HELLO, session, session), message(Kind.DATA, session, session, data_body(entries))]
+    return [
+        message(Kind.HELLO, session, session),
+        message(Kind.DATA, session, session, data_body(entries)),
+    ]
 
 
 def with_fake_trailer(datagram: bytes, key_id: int = 1) -> bytes:
@@ -116,7 +119,9 @@ class KeyedPeer:
     ``destination`` is where the router listens (its unicast address, or the group).
     """
 
-    def __init__(self, sock: socket.socket, destination: tuple[str, int], key_id: int, key: bytes):
+    def __init__(
+        self, sock: socket.socket, destination: tuple[str, int], key_id: int, key: bytes
+    ) -> None:
         self.sock = sock
         self.destination = destination
         self.auth = SyncAuth(Keys(send_id=key_id, keys={key_id: key}))
