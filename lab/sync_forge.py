@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterable
 
 from routerha.ctsync import entry as ct
-from routerha.ctsync.auth import TRAILER_SIZE, Keys, SyncAuth
+from routerha.ctsync.auth import CHALLENGE, HANDSHAKE_SIZE, TRAILER_SIZE, Keys, SyncAuth
 from routerha.ctsync.protocol import HEADER, MAGIC, RECORD, VERSION, Kind, Op
 
 TCP_ESTABLISHED = 3
@@ -139,9 +139,10 @@ class KeyedPeer:
             now = time.monotonic()
             if ready:
                 datagram, _ = self.sock.recvfrom(65535)
-                got = self.auth.receive(datagram, now)
-                for answer in got.send:
-                    self.sock.sendto(answer, self.destination)
+                # Only the challenge counts; requests the router makes go unanswered
+                # (answering them would make its sending session ours).
+                if len(datagram) == HANDSHAKE_SIZE and datagram[3] == CHALLENGE:
+                    self.auth.receive(datagram, now)
             for again in self.auth.tick(now):
                 self.sock.sendto(again, self.destination)
 
