@@ -126,6 +126,8 @@ def assert_nothing_got_in(pair: HaPair) -> None:
 def test_forged_hello_and_data_on_the_multicast_link_change_nothing_and_are_counted(lab):
     pair = HaPair(lab, junk=True)
     pair.start()
+    for host in ("r1", "r2"):
+        wait_linked(pair, host)
     route_outside_in(pair)
     assert not outsider_connects(pair), "the forward chain lets the outsider in by itself"
     before = {h: drops(pair, h) for h in ("r1", "r2")}
@@ -154,6 +156,8 @@ def test_forged_hello_and_data_on_the_multicast_link_change_nothing_and_are_coun
 def test_forgery_with_the_peers_address_spoofed_on_a_unicast_link_changes_nothing(lab):
     pair = HaPair(lab, junk=True, unicast=True)
     pair.start()
+    for host in ("r1", "r2"):
+        wait_linked(pair, host)
     route_outside_in(pair)
     before = {h: drops(pair, h) for h in ("r1", "r2")}
     foreign_before = {h: pair.stats(h)["foreign"] for h in ("r1", "r2")}
