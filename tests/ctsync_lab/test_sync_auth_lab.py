@@ -17,6 +17,7 @@ landing in the backup's external cache: the attack is real, the layer stops it.
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import struct
 import threading
@@ -42,6 +43,7 @@ from .topology import (
     SYNC_PORT,
     UNAUTHENTICATED,
     HaPair,
+    Sessions,
 )
 
 pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.timeout(120)]
@@ -329,3 +331,61 @@ def test_control_the_same_forgery_lands_on_an_unauthenticated_link(lab):
         sock.close()
     pair.wait(lambda: cache_has_forgery(pair, "r2"), "the forgery did not land")
     assert pair.stats("r2")["authentication"] == {"type": "none"}
+
+
+def set_sync_auth(pair: HaPair, host: str, auth: dict[str, Any]) -> None:
+    """Rewrite ``host``'s conntrack_sync.authentication and reload it (routerhactl)."""
+    daemon = pair[host]
+    config = json.loads(daemon.conf.read_text())
+    config["conntrack_sync"]["authentication"] = auth
+    daemon.write_config(json.dumps(config, indent=2))
+    done = daemon.ctl("reload", "--json")
+    assert done.returncode == 0, f"{done.stdout}{done.stderr}\n{pair.report()}"
+
+
+def test_a_staged_key_change_by_reload_keeps_the_sync_session_and_loses_nothing(lab):
+    new_key = "lab-sync-key-fedcba9876543210"
+    old = {"key_id": 1, "key": SYNC_KEY}
+    new = {"key_id": 2, "key": new_key}
+    pair = HaPair(lab)
+    pair.start()
+    for host in ("r1", "r2"):
+        wait_linked(pair, host)
+    sessions = {h: pair.stats(h)["authentication"] for h in ("r1", "r2")}
+    steps = [
+        {"type": "hmac-sha256", **old, "accept": [new]},  # 1. accept the new key
+        {"type": "hmac-sha256", **new, "accept": [old]},  # 2. send it
+        {"type": "hmac-sha256", **new},  # 3. forget the old one
+    ]
+    port = 6000
+    for step in steps:
+        for host in ("r1", "r2"):
+            set_sync_auth(pair, host, step)
+            # Traffic between the two reloads: each side sends and receives meanwhile.
+            port += 1
+            Sessions(pair, 3, port=port).wait_synced("r2", timeout=5)
+    for host in ("r1", "r2"):
+        stats = pair.stats(host)
+        auth = stats["authentication"]
+        assert auth["send_key_id"] == 2 and auth["accepted_key_ids"] == [2], auth
+        assert sum(auth["drops"].values()) == 0, f"{host}: {auth}\n{pair.report()}"
+        # The same sessions both ways: no new handshake, the sync did not restart.
+        for name in ("send_session", "receive_session"):
+            assert auth[name] == sessions[host][name], f"{host} {name}: {auth}"
+        assert pair[host].log().count("conntrack sync on eth2") == 1, pair.report()
+        assert SYNC_KEY not in pair[host].log() and new_key not in pair[host].log()
+        shown = pair[host].ctl("conntrack", "stats")
+        assert "authentication.drops.bad_mac: 0" in shown.stdout, shown.stdout
+        assert SYNC_KEY not in shown.stdout and new_key not in shown.stdout
+    # The old key is no longer accepted: a peer still sending it is dropped.
+    sock = lab.socket("r1", socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        stale = KeyedPeer(sock, (R2, SYNC_PORT), 1, SYNC_KEY.encode())
+        with contextlib.suppress(TimeoutError):
+            stale.handshake(timeout=0.3)
+    finally:
+        sock.close()
+    pair.wait(
+        lambda: drops(pair, "r2")["unknown_key"] >= 1,
+        lambda: f"r2 counted {drops(pair, 'r2')}",
+    )
