@@ -11,6 +11,11 @@ Order on becoming MASTER: commit the external cache (the VRRP service waits for
 it before installing addresses), then re-dump the kernel into the internal cache
 and send it all to the peer. On becoming BACKUP: ask the peer for its table.
 
+Every datagram on the sync link passes the authentication layer
+(``routerha.ctsync.auth``) both ways, unless the configuration says ``type: none``:
+what it drops never reaches the protocol, and is counted by reason and logged at
+most once per reason every 10 s (``DropLog``).
+
 A router that starts does not preempt (OpenBSD's pfsync demotes CARP for the same
 reason) until the peer's bulk sync is complete or ``STARTUP_HOLD`` seconds have
 passed, so that it does not take over sessions it has never seen. It still
