@@ -48,7 +48,6 @@ options:
     description: The new key (16 octets or more).
     type: str
     required: true
-    no_log: true
   since:
     description: The RV(status) this member returned before the step; the drops for a key are counted from it.
     type: dict
