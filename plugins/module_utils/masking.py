@@ -28,8 +28,9 @@ def secret_token(value, key):
 
 def mask_config_passwords(data, key):
     """Replace, in place, every password (``authentication.password`` and ``accept``)
-    of a configuration's plain data with its token; data of any other shape is left
-    as it is."""
+    and every conntrack sync key (``conntrack_sync.authentication.key`` and each
+    ``accept[].key``) of a configuration's plain data with its token; data of any
+    other shape is left as it is."""
     groups = ((data.get("vrrp") or {}).get("groups") or {}) if isinstance(data, dict) else {}
     for group in groups.values() if isinstance(groups, dict) else ():
         auth = group.get("authentication") if isinstance(group, dict) else None
@@ -38,6 +39,14 @@ def mask_config_passwords(data, key):
                 auth["password"] = secret_token(auth["password"], key)
             if isinstance(auth.get("accept"), list):
                 auth["accept"] = [secret_token(p, key) for p in auth["accept"]]
+    sync = data.get("conntrack_sync") if isinstance(data, dict) else None
+    auth = sync.get("authentication") if isinstance(sync, dict) else None
+    if isinstance(auth, dict):
+        if "key" in auth:
+            auth["key"] = secret_token(auth["key"], key)
+        for item in auth.get("accept") if isinstance(auth.get("accept"), list) else ():
+            if isinstance(item, dict) and "key" in item:
+                item["key"] = secret_token(item["key"], key)
     return data
 
 

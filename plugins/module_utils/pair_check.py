@@ -167,13 +167,17 @@ def _interface_addresses(value: Any) -> tuple[dict[str, tuple[Any, ...]], list[s
 
 
 def passwords(config: Config) -> set[str]:
-    """Every password of ``config`` (sent or accepted, every group), in every spelling
-    of :func:`spellings`."""
+    """Every password of ``config`` (sent or accepted, every group) and every key of
+    its conntrack sync link, in every spelling of :func:`spellings`."""
     found: set[str] = set()
     for group in config.groups.values():
         if group.authentication is not None:
             for password in group.authentication.receive_passwords:
                 found |= spellings(password)
+    sync = config.conntrack_sync
+    if sync is not None and sync.authentication is not None:
+        for key in sync.authentication.receive_keys:
+            found |= spellings(key.key)
     return found
 
 
@@ -205,10 +209,12 @@ _SECRET_WORD = re.compile(
     re.MULTILINE,
 )
 _SECRET_JSON = re.compile(
-    r'"(?:password|auth_pass|accept)"\s*:\s*("(?:[^"\\]|\\.)*"|\[[^\]]*\]|[^\s,}\]]+)'
+    r'"(?:password|auth_pass|accept|key)"\s*:\s*("(?:[^"\\]|\\.)*"|\[[^\]]*\]|[^\s,}\]]+)'
 )
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_SECRET_KEYS = frozenset({"password", "accept", "auth_pass", "authentication"})
+_SECRET_KEYS = frozenset({"password", "accept", "auth_pass", "authentication", "key"})
+#: Under a secret key, what is no secret: the authentication type, a sync key's id.
+_NOT_SECRET = frozenset({"type", "key_id"})
 
 
 def conservative_secrets(option: Any) -> set[str]:
@@ -220,7 +226,8 @@ def conservative_secrets(option: Any) -> set[str]:
     ``auth_pass`` keyword and each JSON ``password`` / ``accept`` value in a text; and
     in a dict every value under an ``authentication``, ``password``, ``accept`` or
     ``auth_pass`` key but the authentication type, whatever its type (a YAML
-    ``password: 12345678`` is a number, and the model's error quotes it). It does not
+    ``password: 12345678`` is a number, and the model's error quotes it) but a
+    sync key's ``key_id``. It does not
     mask every string of the member: that would mask interface and group names in
     the very message that says what is wrong with it.
     """
@@ -270,7 +277,7 @@ def _secrets_in_data(data: Any, secret: bool) -> set[str]:
     found: set[str] = set()
     if isinstance(data, Mapping):
         for key, value in data.items():
-            if secret and key == "type":
+            if secret and key in _NOT_SECRET:
                 continue
             found |= _secrets_in_data(value, secret or key in _SECRET_KEYS)
     elif isinstance(data, (list, tuple)):

@@ -118,11 +118,16 @@ options:
       - priority-equal
       - rfc3768-mismatch
       - semantic-problem
+      - sync-auth-missing
       - sync-group-mismatch
+      - sync-key-mismatch
+      - sync-key-rollover
+      - sync-key-too-short
       - sync-master-conflict
       - sync-preempt-delay-differs
       - sync-preempt-differs
       - sync-priority-differs
+      - sync-unauthenticated
       - version-mismatch
       - vrid-mismatch
       - vrid-reused

@@ -86,6 +86,31 @@ def test_check_and_diff_mode_show_the_change_with_passwords_masked(playbook, tmp
     assert PASSWORD not in run.output and "N3wpass" not in run.output
 
 
+def test_sync_keys_are_masked_in_the_diff_and_a_key_change_shows_as_a_changed_token(
+    playbook, tmp_path
+):
+    keys = ["old-sync-key-0123456789", "new-sync-key-0123456789"]
+    config = json.loads(json.dumps(CONFIG))
+    config["vrrp"]["sync_groups"] = {"GW": {"member": ["LAN"]}}
+    config["conntrack_sync"] = {
+        "interface": "eth3",
+        "failover_mechanism": {"sync_group": "GW"},
+        "authentication": {"type": "hmac-sha256", "key_id": 1, "key": keys[0]},
+    }
+    path = tmp_path / "routerhad.json"
+    first = playbook([write(path, config)], register=["written"])
+    assert first.results["written"]["changed"] is True, first.output
+    staged = json.loads(json.dumps(config))
+    staged["conntrack_sync"]["authentication"]["accept"] = [{"key_id": 2, "key": keys[1]}]
+    run = playbook([write(path, staged)], register=["written"], check=True, extra_args=["--diff"])
+    assert run.rc == 0, run.output
+    assert run.results["written"]["changed"] is True
+    assert '"key": "<secret ' in run.output and '"key_id": 2' in run.output
+    for key in keys:
+        assert key not in run.output + first.output
+        assert key not in json.dumps(run.results)
+
+
 def test_a_config_the_model_refuses_changes_nothing(playbook, tmp_path):
     path = tmp_path / "routerhad.json"
     playbook([write(path)])

@@ -31,7 +31,16 @@ import pytest
 from routerha.ctsync.protocol import HEADER, MAGIC, RANGE, RECORD, VERSION, Kind, Op
 from tests.ctsync_kernel.topology import FTP_CLIENT, FTP_SERVER, touch
 
-from .topology import CLIENT, ECHO_PORT, SERVER, SYNC_PORT, WAN_VIP, HaPair, Sessions
+from .topology import (
+    CLIENT,
+    ECHO_PORT,
+    SERVER,
+    SYNC_PORT,
+    UNAUTHENTICATED,
+    WAN_VIP,
+    HaPair,
+    Sessions,
+)
 
 pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -435,7 +444,9 @@ def garbage(session: int) -> list[bytes]:
 
 
 def test_garbage_on_the_sync_port_is_counted_and_changes_nothing(lab):
-    pair = HaPair(lab, junk=True)
+    # The protocol's decoder on an unauthenticated link (with keys, the authentication
+    # layer drops all of it first: tests/ctsync_lab/test_sync_auth_lab.py).
+    pair = HaPair(lab, junk=True, ctsync=UNAUTHENTICATED)
     pair.start()
     sessions = Sessions(pair, 5)
     sessions.wait_synced("r2")

@@ -8,7 +8,9 @@
 
 r1 (priority 200) and r2 (priority 100) run routerhad with VRRPv3 groups LAN
 (eth0, 10.1.1.5) and WAN (eth1, 198.51.100.12, also the SNAT address) in sync
-group CG, 0.1 s adverts, and conntrack sync on eth2 bound to CG. The firewall
+group CG, 0.1 s adverts, and conntrack sync on eth2 bound to CG, authenticated
+with ``SYNC_KEY`` unless a test asks for the unauthenticated link; multicast, or
+unicast to the other router with ``unicast``. The firewall
 forwards only what conntrack knows (``nf_conntrack_tcp_loose`` 0: a router
 without the entry never picks a connection up in the middle, so a session that
 survives a takeover survived because its entry was synced) and gives FTP control
@@ -40,6 +42,10 @@ ECHO_PORT = 5001
 PRIORITY = {"r1": 200, "r2": 100}
 GROUPS = ("LAN", "WAN")
 TCP_ESTABLISHED = 3
+#: The sync link's key (both routers); tests of the unauthenticated link override it.
+SYNC_KEY = "lab-sync-key-0123456789abcdef"
+SYNC_AUTH = {"type": "hmac-sha256", "key_id": 1, "key": SYNC_KEY}
+UNAUTHENTICATED = {"authentication": {"type": "none"}}
 
 RULESET = """\
 table ip nat {
@@ -108,6 +114,7 @@ class HaPair:
         sync_loss: int = 0,
         ctsync: dict[str, Any] | None = None,
         junk: bool = False,
+        unicast: bool = False,
     ) -> None:
         self.lab = lab
         self.fleet = Fleet(lab)
@@ -124,6 +131,8 @@ class HaPair:
             settings = {
                 "interface": "eth2",
                 "failover_mechanism": {"sync_group": "CG"},
+                "authentication": SYNC_AUTH,
+                **({"peer": f"192.168.9.{3 - n}"} if unicast else {}),
                 **(ctsync or {}),
             }
             text = json.dumps(

@@ -53,3 +53,42 @@ def test_check_config_reports_json_syntax_with_its_line(tmp_path):
     done = routerhad("--check-config", "--config", str(path))
     assert done.returncode != 0
     assert "line 2" in done.stderr
+
+
+def synced_config(authentication=None):
+    config = {
+        "vrrp": {
+            "groups": {"LAN": {"interface": "eth0", "vrid": 1, "address": ["10.1.1.5/24"]}},
+            "sync_groups": {"CG": {"member": ["LAN"]}},
+        },
+        "conntrack_sync": {"interface": "eth2", "failover_mechanism": {"sync_group": "CG"}},
+    }
+    if authentication is not None:
+        config["conntrack_sync"]["authentication"] = authentication
+    return config
+
+
+def test_check_config_refuses_conntrack_sync_without_authentication(tmp_path):
+    path = tmp_path / "open.json"
+    path.write_text(json.dumps(synced_config()))
+    done = routerhad("--check-config", "--config", str(path))
+    assert done.returncode != 0
+    assert "conntrack_sync.authentication: is required" in done.stderr
+    assert "type none" in done.stderr
+
+
+def test_check_config_takes_a_sync_key_or_the_explicit_opt_out_and_never_shows_the_key(
+    tmp_path,
+):
+    key = "cli-sync-key-0123456789"
+    for auth in ({"type": "hmac-sha256", "key_id": 1, "key": key}, {"type": "none"}):
+        path = tmp_path / "synced.json"
+        path.write_text(json.dumps(synced_config(auth)))
+        done = routerhad("--check-config", "--config", str(path))
+        assert done.returncode == 0, done.stderr
+        assert key not in done.stdout + done.stderr
+    path.write_text(json.dumps(synced_config({"type": "hmac-sha256", "key_id": 1, "key": "short"})))
+    done = routerhad("--check-config", "--config", str(path))
+    assert done.returncode != 0
+    assert "conntrack_sync.authentication.key: is 5 octets" in done.stderr
+    assert "short" not in done.stderr.replace("is 5 octets", "")

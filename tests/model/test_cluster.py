@@ -26,6 +26,7 @@ SETTINGS = {
         "segment": "sync",
         "peer": "auto",
         "failover_mechanism": {"sync_group": "GW"},
+        "authentication": {"type": "hmac-sha256", "key_id": 1, "key": "sync-key-0123456789"},
     },
 }
 MEMBERS = {
@@ -58,6 +59,7 @@ def test_a_symmetric_pair_gets_one_master_and_loadable_configs():
         "interface": "eth3",
         "peer": "10.0.99.2",
         "failover_mechanism": {"sync_group": "GW"},
+        "authentication": {"type": "hmac-sha256", "key_id": 1, "key": "sync-key-0123456789"},
     }
     assert r2["conntrack_sync"]["peer"] == "10.0.99.1"
     for config in (r1, r2):

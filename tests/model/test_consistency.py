@@ -457,6 +457,80 @@ def test_unknown_semantic_problem_is_still_reported():
     assert summary(findings) == [(ERROR, "semantic-problem", "LAN", ("r2",))]
 
 
+# The conntrack sync link
+
+SYNC_KEY, NEW_SYNC_KEY = "sync-key-0123456789abcdef", "sync-key-fedcba9876543210"
+
+
+def synced(priority, auth):
+    data = router(priority)
+    data["conntrack_sync"] = {
+        "interface": "eth2",
+        "failover_mechanism": {"sync_group": "CG-1"},
+        **({"authentication": auth} if auth is not None else {}),
+    }
+    return data
+
+
+def keyed(key_id=1, key=SYNC_KEY, accept=()):
+    return {
+        "type": "hmac-sha256",
+        "key_id": key_id,
+        "key": key,
+        "accept": [{"key_id": i, "key": k} for i, k in accept],
+    }
+
+
+def test_a_keyed_sync_link_with_the_same_key_is_consistent():
+    assert check(synced(200, keyed()), synced(100, keyed())) == []
+
+
+def test_sync_unauthenticated():
+    findings = check(synced(200, {"type": "none"}), synced(100, {"type": "none"}))
+    assert summary(findings) == [(WARNING, "sync-unauthenticated", None, ("r1", "r2"))]
+    assert findings[0].path == "conntrack_sync.authentication"
+
+
+def test_sync_key_mismatch():
+    findings = check(synced(200, keyed()), synced(100, keyed(key=NEW_SYNC_KEY)))
+    assert summary(findings) == [(ERROR, "sync-key-mismatch", None, ("r1", "r2"))]
+    message = findings[0].message
+    assert "r1 does not accept r2's" in message and "r2 does not accept r1's" in message
+    assert "key id 1 (fingerprint " in message
+    assert SYNC_KEY not in message and NEW_SYNC_KEY not in message
+
+
+def test_sync_key_mismatch_keyed_against_unauthenticated():
+    findings = check(synced(200, keyed()), synced(100, {"type": "none"}))
+    assert summary(findings) == [
+        (ERROR, "sync-key-mismatch", None, ("r1", "r2")),
+        (WARNING, "sync-unauthenticated", None, ("r2",)),
+    ]
+
+
+def test_sync_key_rollover():
+    findings = check(
+        synced(200, keyed(2, NEW_SYNC_KEY, accept=[(1, SYNC_KEY)])),
+        synced(100, keyed(1, SYNC_KEY, accept=[(2, NEW_SYNC_KEY)])),
+    )
+    assert summary(findings) == [(WARNING, "sync-key-rollover", None, ("r1", "r2"))]
+
+
+def test_sync_auth_missing():
+    findings = check(synced(200, None), synced(100, keyed()))
+    assert (ERROR, "sync-auth-missing", None, ("r1",)) in summary(findings)
+    assert (ERROR, "sync-key-mismatch", None, ("r1", "r2")) in summary(findings)
+
+
+def test_sync_key_too_short():
+    findings = check(synced(200, keyed(key="short")), synced(100, keyed(key="short")))
+    assert summary(findings) == [
+        (ERROR, "sync-key-too-short", None, ("r1",)),
+        (ERROR, "sync-key-too-short", None, ("r2",)),
+    ]
+    assert all("short" not in f.message.replace("too-short", "") for f in findings)
+
+
 def test_every_code_has_a_test():
     tested = {
         name.removeprefix("test_").replace("_", "-")
@@ -531,8 +605,11 @@ def test_seed003_routers_are_consistent():
     assert members["seed003_r1.config.boot"].interface_addresses["eth0"] == (
         ipaddress.ip_interface("10.10.0.102/24"),
     )
-    # R1 200 and R2 100 in both groups of MAIN-GW, everything else the same.
-    assert check_members(members) == []
+    # R1 200 and R2 100 in both groups of MAIN-GW, everything else the same; their
+    # conntrack-sync (conntrackd) is unauthenticated, as every native one.
+    assert summary(check_members(members)) == [
+        (WARNING, "sync-unauthenticated", None, tuple(members))
+    ]
 
 
 def test_seed003_mutated_r2():
@@ -548,18 +625,22 @@ def test_seed003_mutated_r2():
     )
     r1 = "seed003_r1.config.boot"
     assert summary(findings) == [
+        (WARNING, "sync-unauthenticated", None, (r1, "r2")),
         (ERROR, "advertise-interval-mismatch", "eth0-1", (r1, "r2")),
         (ERROR, "priority-equal", "eth0-1", (r1, "r2")),
         (ERROR, "sync-group-mismatch", "eth0-1", (r1, "r2")),
         (ERROR, "sync-group-mismatch", "eth2-2", (r1, "r2")),
     ]
-    assert "r1.config.boot 1 s, r2 2 s" in findings[0].message
+    assert "r1.config.boot 1 s, r2 2 s" in findings[1].message
 
 
 def test_seed003_r1_owning_the_virtual_address_needs_255():
     r1 = read("seed003_r1.config.boot").replace("address 10.10.0.102/24", "address 10.10.0.101/24")
     findings = check_members(seed_members("seed003_r2.config.boot", r1=r1))
-    assert summary(findings) == [(ERROR, "owner-priority", "eth0-1", ("r1",))]
+    assert summary(findings) == [
+        (WARNING, "sync-unauthenticated", None, ("seed003_r2.config.boot", "r1")),
+        (ERROR, "owner-priority", "eth0-1", ("r1",)),
+    ]
 
 
 def test_seed000_load_sharing_pair_is_consistent():

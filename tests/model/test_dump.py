@@ -54,6 +54,8 @@ FULL = {
         "disable_external_cache": True,
         "startup_resync": False,
         "event_listen_queue_size": 16,
+        "authentication": {"type": "hmac-sha256", "key_id": 2, "key": "sync-key-fedcba9876543210",
+                           "accept": [{"key_id": 1, "key": "sync-key-0123456789abcdef"}]},
     },
 }  # fmt: skip
 

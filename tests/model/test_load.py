@@ -8,6 +8,7 @@ import pytest
 
 from routerha.errors import ConfigError
 from routerha.model import AuthType, load_config
+from routerha.model.load import load_config_lenient
 
 
 def groups(**lan):
@@ -157,9 +158,14 @@ def with_sync(**conntrack):
     data["conntrack_sync"] = {
         "interface": "eth2",
         "failover_mechanism": {"sync_group": "CG-1"},
+        "authentication": {"type": "hmac-sha256", "key_id": 1, "key": SYNC_KEY},
         **conntrack,
     }
     return data
+
+
+SYNC_KEY = "sync-key-0123456789abcdef"
+NEW_SYNC_KEY = "sync-key-fedcba9876543210"
 
 
 def test_conntrack_sync_defaults_are_vyos_ones():
@@ -194,9 +200,103 @@ def test_conntrack_sync_expect_all_means_every_helper():
         ),
         ({"port": 0}, "conntrack_sync.port", "1..65535"),
         ({"mcast-group": "239.1.1.1"}, "conntrack_sync.mcast-group", "unknown key"),
+        ({"authentication": None}, "conntrack_sync.authentication", "type none"),
+        ({"authentication": {}}, "conntrack_sync.authentication", "is required"),
+        (
+            {"authentication": {"type": "md5", "key_id": 1, "key": SYNC_KEY}},
+            "conntrack_sync.authentication.type",
+            "'hmac-sha256' or 'none'",
+        ),
+        (
+            {"authentication": {"type": "hmac-sha256", "key": SYNC_KEY}},
+            "conntrack_sync.authentication.key_id",
+            "required",
+        ),
+        (
+            {"authentication": {"type": "hmac-sha256", "key_id": 0, "key": SYNC_KEY}},
+            "conntrack_sync.authentication.key_id",
+            "1..255",
+        ),
+        (
+            {"authentication": {"type": "hmac-sha256", "key_id": 1}},
+            "conntrack_sync.authentication.key",
+            "required",
+        ),
+        (
+            {"authentication": {"type": "hmac-sha256", "key_id": 1, "key": "short"}},
+            "conntrack_sync.authentication.key",
+            "at least 16",
+        ),
+        (
+            {"authentication": {"type": "none", "key": SYNC_KEY}},
+            "conntrack_sync.authentication.key",
+            "not taken with type none",
+        ),
+        (
+            {
+                "authentication": {
+                    "type": "hmac-sha256",
+                    "key_id": 1,
+                    "key": SYNC_KEY,
+                    "accept": [{"key_id": 1, "key": NEW_SYNC_KEY}],
+                }
+            },
+            "conntrack_sync.authentication.accept[0].key_id",
+            "twice with different keys",
+        ),
+        (
+            {
+                "authentication": {
+                    "type": "hmac-sha256",
+                    "key_id": 1,
+                    "key": SYNC_KEY,
+                    "accept": [{"key_id": 2, "key": NEW_SYNC_KEY, "keyid": 3}],
+                }
+            },
+            "conntrack_sync.authentication.accept[0].keyid",
+            "unknown key",
+        ),
     ],
 )
 def test_conntrack_sync_mistakes_are_named(settings, path, words):
     found = problems(with_sync(**settings))
     assert path in found, found
     assert words in found[path]
+
+
+def test_conntrack_sync_keys_load_with_staged_ones_and_never_show():
+    sync = load_config(
+        with_sync(
+            authentication={
+                "type": "hmac-sha256",
+                "key_id": 2,
+                "key": NEW_SYNC_KEY,
+                "accept": [{"key_id": 1, "key": SYNC_KEY}, {"key_id": 2, "key": NEW_SYNC_KEY}],
+            }
+        )
+    ).conntrack_sync
+    auth = sync.authentication
+    assert auth.enabled and auth.key_id == 2
+    assert [(k.key_id, k.key) for k in auth.receive_keys] == [(2, NEW_SYNC_KEY), (1, SYNC_KEY)]
+    assert SYNC_KEY not in repr(sync) and NEW_SYNC_KEY not in repr(sync)
+    assert "key_id=2" in repr(sync)
+
+
+def test_conntrack_sync_explicitly_unauthenticated():
+    sync = load_config(with_sync(authentication={"type": "none"})).conntrack_sync
+    assert not sync.authentication.enabled and sync.authentication.receive_keys == ()
+
+
+def test_a_conntrack_sync_without_authentication_is_built_leniently_and_refused_strictly():
+    data = with_sync()
+    del data["conntrack_sync"]["authentication"]
+    config, found = load_config_lenient(data)
+    assert config.conntrack_sync.authentication is None
+    assert [path for path, _ in found] == ["conntrack_sync.authentication"]
+    with pytest.raises(ConfigError, match=r"conntrack_sync\.authentication: is required"):
+        load_config(data)
+
+
+def test_a_wrongly_typed_sync_key_is_not_quoted():
+    found = problems(with_sync(authentication={"type": "hmac-sha256", "key_id": 1, "key": True}))
+    assert found["conntrack_sync.authentication.key"] == "is required: a string"

@@ -84,6 +84,7 @@ def desired(**lan) -> Config:
         {
             "interface": "eth3",
             "failover_mechanism": {"sync_group": "CG-1"},
+            "authentication": {"type": "none"},  # conntrackd has no sync authentication
             "startup_resync": False,
         },
     )
@@ -501,7 +502,11 @@ def test_native_part_is_the_conflicting_configuration():
     lan_only = config(
         {"LAN": DESIRED_DATA["LAN"]},
         {"S": {"member": ["LAN"]}},
-        {"interface": "eth3", "failover_mechanism": {"sync_group": "S"}},
+        {
+            "interface": "eth3",
+            "failover_mechanism": {"sync_group": "S"},
+            "authentication": {"type": "none"},
+        },
     )
     assert set(native_part(FOREIGN + LEGACY_LAN, lan_only).groups) == {"eth1-10", "eth2.100-20"}
     # Without it, only the conflicting members.

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from routerha.model import Authentication, AuthType, Config, TrackedInterface
+from routerha.model.conntrack_sync import SyncAuthentication, SyncAuthType
 from routerha.model.errors import ConfigError
 from routerha.model.native import NativeParseError, parse_native, parse_set_lines
 from routerha.model.native.converge import converge_commands
@@ -75,6 +76,7 @@ VYOS_ONLY = config(
     {
         "interface": "eth2",
         "failover_mechanism": {"sync_group": "CG-1"},
+        "authentication": {"type": "none"},  # conntrackd has no sync authentication
         "peer": "10.10.10.3",
         "port": 3781,
         "listen_address": "10.10.10.2",
@@ -113,6 +115,7 @@ VYOS_12 = config(
     {
         "interface": "eth2",
         "failover_mechanism": {"sync_group": "CG-1"},
+        "authentication": {"type": "none"},  # conntrackd has no sync authentication
         "peer": "10.10.10.3",
         "listen_address": "10.10.10.2",
         "accept_protocol": ["udp", "sctp", "tcp"],
@@ -161,6 +164,7 @@ VYATTA = config(
     {
         "interface": "eth2",
         "failover_mechanism": {"sync_group": "CG-1"},
+        "authentication": {"type": "none"},  # conntrackd has no sync authentication
         "mcast_group": "239.22.6.1",
         "accept_protocol": ["tcp", "udp", "icmp"],
         "ignore_address": ["192.168.0.0/24", "10.1.1.1"],
@@ -628,3 +632,16 @@ def test_converge_deletes_pass_the_routers_schema(syntax):
     deletes = [c for c in commands if c.startswith("delete ")]
     assert deletes
     schema_checked(syntax, deletes)
+
+
+def test_an_authenticated_sync_link_cannot_be_rendered_for_conntrackd():
+    keyed = replace_conntrack(
+        VYOS_ONLY,
+        authentication=SyncAuthentication(
+            type=SyncAuthType.HMAC_SHA256, key_id=1, key="sync-key-0123456789abcdef"
+        ),
+    )
+    for syntax in SYNTAXES:
+        error = refused(keyed, syntax)
+        assert "authenticated sync link" in str(error)
+        assert "sync-key" not in str(error)

@@ -56,10 +56,21 @@ def status_table(status: dict[str, Any], now: float | None = None) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
+def _flat(values: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested counters as dotted keys: ``authentication.drops.bad_mac: 3``."""
+    out: list[tuple[str, Any]] = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out += _flat(value, f"{prefix}{key}.")
+        else:
+            out.append((f"{prefix}{key}", value))
+    return out
+
+
 def conntrack_text(answer: dict[str, Any]) -> str:
     """Caches as VyOS ``show conntrack-sync`` lists them; counters as key: value."""
     if "stats" in answer:
-        return "\n".join(f"{k}: {v}" for k, v in answer["stats"].items())
+        return "\n".join(f"{k}: {v}" for k, v in _flat(answer["stats"]))
     rows = [("Proto", "Source", "Destination", "Reply (NAT)", "TCP state", "Mark", "Zone")]
     for e in answer["entries"]:
         reply = (

@@ -11,6 +11,11 @@ Order on becoming MASTER: commit the external cache (the VRRP service waits for
 it before installing addresses), then re-dump the kernel into the internal cache
 and send it all to the peer. On becoming BACKUP: ask the peer for its table.
 
+Every datagram on the sync link passes the authentication layer
+(``routerha.ctsync.auth``) both ways, unless the configuration says ``type: none``:
+what it drops never reaches the protocol, and is counted by reason and logged at
+most once per reason every 10 s (``DropLog``).
+
 A router that starts does not preempt (OpenBSD's pfsync demotes CARP for the same
 reason) until the peer's bulk sync is complete or ``STARTUP_HOLD`` seconds have
 passed, so that it does not take over sessions it has never seen. It still
@@ -32,6 +37,7 @@ from typing import Any, Callable
 
 from routerha.ctsync import entry as ct
 from routerha.ctsync import expectation as cx
+from routerha.ctsync.auth import Keys, SyncAuth
 from routerha.ctsync.entry import PROTOCOL_NAMES
 from routerha.ctsync.kernel import Overrun, Prepared, prepare
 from routerha.ctsync.protocol import (
@@ -47,7 +53,9 @@ from routerha.ctsync.protocol import (
 )
 from routerha.errors import RouterhaError
 from routerha.ip import IPAddress
-from routerha.model.conntrack_sync import ConntrackSync
+from routerha.model.conntrack_sync import ConntrackSync, SyncAuthentication
+
+from .droplog import DropLog
 
 log = logging.getLogger("routerhad")
 
@@ -62,6 +70,8 @@ PREPARE_DELAY = 0.25
 PREPARE_BATCH = 5000
 #: Entries compared between two turns of the event loop when reconciling with a dump.
 RECONCILE_SLICE = 5000
+#: The sync protocol's largest datagram (the authentication trailer comes on top).
+PAYLOAD_SIZE = 1400
 
 
 #: Never synced: VRRP itself, IGMP, AH (VRRP authentication) and ESP.
@@ -95,6 +105,13 @@ class SyncFilter:
             ):
                 return False
         return True
+
+
+def sync_keys(auth: SyncAuthentication | None) -> Keys | None:
+    """The keys of the authentication layer; None for an unauthenticated link."""
+    if auth is None or not auth.enabled or auth.key_id is None:
+        return None
+    return Keys(send_id=auth.key_id, keys={k.key_id: k.key.encode() for k in auth.receive_keys})
 
 
 class SyncLink:
@@ -145,7 +162,11 @@ class ConntrackSyncService:
         self.table = table
         self.link = link
         self.loop = asyncio.get_running_loop()
-        self.protocol = SyncProtocol(payload_size=1400)
+        self.protocol = SyncProtocol(payload_size=PAYLOAD_SIZE)
+        #: Every datagram passes it both ways (None: the configuration says type none).
+        keys = sync_keys(config.authentication)
+        self.auth = SyncAuth(keys, max_inner=PAYLOAD_SIZE) if keys is not None else None
+        self.drop_log = DropLog(log, time.monotonic)
         # The sync link's own traffic: to or from its address (multicast is never synced).
         self.filter = SyncFilter(config, own=(link.local, *((config.peer,) if config.peer else ())))
         self.internal: dict[bytes, bytes] = {}
@@ -176,6 +197,8 @@ class ConntrackSyncService:
         if self.config.startup_resync:
             self.hold_until = self.loop.time() + STARTUP_HOLD
             self.loop.call_at(self.hold_until, self.on_hold_changed)
+        if self.auth is not None:
+            self._send_raw(self.auth.start(self.loop.time()))
         self._carry_out(self.protocol.start(self.loop.time(), resync=self.config.startup_resync))
         log.info("conntrack sync on %s: %d own entries", self.config.interface, len(self.internal))
 
@@ -287,9 +310,18 @@ class ConntrackSyncService:
                 # With a unicast peer configured, nobody else speaks for it.
                 self.counters["foreign"] += 1
                 continue
+            if self.auth is not None:
+                got = self.auth.receive(datagram, self.loop.time())
+                self._send_raw(got.send)
+                if got.inner is None:
+                    if got.dropped is not None:  # counted by the layer (stats: drops)
+                        self.drop_log.dropped(got.dropped, source)
+                    continue
+                datagram = got.inner
             try:
                 self._carry_out(self.protocol.receive(datagram, self.loop.time()))
             except SyncError as error:  # counted by the protocol (stats: malformed)
+                self.drop_log.dropped("malformed", source)
                 log.debug("sync link: dropped: %s", error)
 
     def _carry_out(self, actions: list[Action]) -> None:
@@ -299,7 +331,10 @@ class ConntrackSyncService:
         to_commit: list[bytes] = []
         for action in actions:
             if isinstance(action, Send):
-                self.link.send(action.datagram)
+                if self.auth is None:
+                    self.link.send(action.datagram)
+                else:
+                    self._send_raw(self.auth.seal(action.datagram, self.loop.time()))
             elif isinstance(action, Apply):
                 if action.op is Op.UPDATE:
                     self.external[action.key] = action.state
@@ -353,14 +388,35 @@ class ConntrackSyncService:
         finally:
             self._preparing = None
 
+    def _send_raw(self, datagrams: list[bytes]) -> None:
+        for datagram in datagrams:
+            self.link.send(datagram)
+
     def _rearm(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = self.loop.call_at(self.protocol.deadline(), self._tick)
+        deadline = self.protocol.deadline()
+        if self.auth is not None:
+            deadline = min(deadline, self.auth.deadline())
+        self._timer = self.loop.call_at(deadline, self._tick)
 
     def _tick(self) -> None:
         self._timer = None
+        if self.auth is not None:
+            self._send_raw(self.auth.tick(self.loop.time()))
         self._carry_out(self.protocol.tick(self.loop.time()))
+
+    def rekey(self, config: ConntrackSync) -> None:
+        """New keys for the same link (a reload): the sessions and caches carry on.
+        The caller checks that only the keys changed, both sides authenticated."""
+        keys = sync_keys(config.authentication)
+        assert keys is not None and self.auth is not None
+        self.auth.set_keys(keys)
+        self.config = config
+        log.info(
+            "conntrack sync: sending with key id %d, accepting key ids %s",
+            keys.send_id, ", ".join(str(k) for k in sorted(keys.keys)),
+        )  # fmt: skip
 
     # Role ---------------------------------------------------------------------------
 
@@ -465,6 +521,11 @@ class ConntrackSyncService:
             **self.counters,
             "malformed": self.protocol.stats["malformed"],
             "protocol": dict(self.protocol.stats),
+            "authentication": (
+                {"type": "hmac-sha256", **self.auth.status()}
+                if self.auth is not None
+                else {"type": "none"}
+            ),
         }
 
 

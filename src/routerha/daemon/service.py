@@ -147,7 +147,10 @@ class Service:
         self.groups.update(started)
         for name in rekeyed:
             self._rekey(self.groups[name], wanted[name])
-        if old.conntrack_sync != config.conntrack_sync:
+        if self._only_sync_keys_changed(old, config):
+            assert self.ctsync is not None and config.conntrack_sync is not None
+            self.ctsync.rekey(config.conntrack_sync)  # the sync session carries on
+        elif old.conntrack_sync != config.conntrack_sync:
             await self._restart_ctsync(config)
         self.config = config
         self._rebuild_ports()
@@ -172,6 +175,21 @@ class Service:
         runtime.group = group
         runtime.machine.group = group
         runtime.sender = Sender(group, runtime.sender.source, sequence=runtime.sender.sequence)
+
+    def _only_sync_keys_changed(self, old: Config, new: Config) -> bool:
+        """Whether the sync link stays as it is but for its keys (authenticated before
+        and after): a staged key change, applied without restarting the sync."""
+        before, after = old.conntrack_sync, new.conntrack_sync
+        return (
+            self.ctsync is not None
+            and self.ctsync.auth is not None
+            and before is not None
+            and after is not None
+            and before != after
+            and before.without_keys() == after.without_keys()
+            and after.authentication is not None
+            and after.authentication.enabled
+        )
 
     async def _restart_ctsync(self, config: Config) -> None:
         if self.ctsync is not None:

@@ -76,7 +76,13 @@ CODES: dict[str, tuple[str, str]] = {
     "sync-priority-differs": (WARNING, "a sync group's groups have different priorities"),
     "sync-preempt-delay-differs": (WARNING, "a sync group's groups differ in preempt_delay"),
     "sync-preempt-differs": (WARNING, "a sync group's groups differ in preempt"),
+    # The conntrack sync link (members with conntrack_sync).
+    "sync-unauthenticated": (WARNING, "the conntrack sync link runs without authentication"),
+    "sync-key-mismatch": (ERROR, "a member does not accept another's conntrack sync key"),
+    "sync-key-rollover": (WARNING, "sync keys differ but every member accepts the others'"),
     # One member's semantic problems (refused by the daemon).
+    "sync-auth-missing": (ERROR, "conntrack_sync without authentication (nor type none)"),
+    "sync-key-too-short": (ERROR, "a conntrack sync key under 16 octets"),
     "password-too-long": (ERROR, "a password over 8 octets, truncated on the wire"),
     "auth-with-v3": (ERROR, "authentication configured with VRRPv3"),
     "mixed-families": (ERROR, "IPv4 and IPv6 virtual addresses in one group"),
@@ -94,6 +100,17 @@ _SYNC_LOOP = (
 
 #: Semantic problems by the tail of their key path, with what to do about them.
 _SEMANTIC: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (
+        re.compile(r"\Aconntrack_sync\.authentication\Z"),
+        "sync-auth-missing",
+        "give conntrack_sync.authentication the same key on every member (type "
+        "hmac-sha256, key_id, key), or type none to run the sync link unauthenticated",
+    ),
+    (
+        re.compile(r"\Aconntrack_sync\.authentication\.(key|accept\[\d+\]\.key)\Z"),
+        "sync-key-too-short",
+        "use a random key of 16 octets or more (32 characters, say) on every member",
+    ),
     (
         re.compile(r"\.authentication\.(password|accept\[\d+\])\Z"),
         "password-too-long",
@@ -374,6 +391,7 @@ def check_members(
         _check_priorities(report, cluster)
         _check_sync_membership(report, index, clusters, configs, cluster_of)
     _check_sync_groups(report, configs, clusters, cluster_of)
+    _check_sync_keys(report, configs)
     _map_semantic(report, problems, clusters, cluster_of)
     return sorted(
         report.findings, key=lambda f: (f.group or "", f.code, f.path, f.members, f.message)
@@ -809,6 +827,72 @@ def _check_sync_groups(
             f"from each other ({_SYNC_LOOP})",
             "give one member the highest priority in every group of the sync group; for "
             "load sharing, put the groups into different sync groups",
+        )
+
+
+def _check_sync_keys(report: _Report, configs: Mapping[str, Config]) -> None:
+    """The conntrack sync link: unauthenticated members, and keys a member sends that
+    another does not accept (it drops every datagram: nothing is synced). Keys are
+    shown as key ids and fingerprints only."""
+    auths = {
+        m: c.conntrack_sync.authentication
+        for m, c in configs.items()
+        if c.conntrack_sync is not None
+    }
+    path = "conntrack_sync.authentication"
+    open_link = [m for m, a in auths.items() if a is not None and not a.enabled]
+    if open_link:
+        report.add(
+            "sync-unauthenticated",
+            None,
+            path,
+            open_link,
+            f"on {', '.join(open_link)}: the conntrack sync link is unauthenticated "
+            "(authentication type none): whoever can send to it writes into the connection "
+            "table and the peer's cache",
+            "give every member the same key (conntrack_sync.authentication: type "
+            "hmac-sha256, key_id, key), or keep the sync link on a cable nobody else reaches",
+        )
+    keyed = {m: a for m, a in auths.items() if a is not None and a.enabled}
+    if len(auths) < 2 or not keyed:
+        return
+    sending = {m: (a.key_id, a.key) for m, a in keyed.items()}
+    rejected = [
+        f"{receiver} does not accept {sender}'s"
+        for receiver, auth in auths.items()
+        for sender, (key_id, key) in sending.items()
+        if receiver != sender
+        and (
+            auth is None
+            or not auth.enabled
+            or all((k.key_id, k.key) != (key_id, key) for k in auth.receive_keys)
+        )
+    ]
+    shown = ", ".join(
+        f"{m} key id {key_id} ({report.fingerprint(f'{key_id}:{key}')})"
+        for m, (key_id, key) in sending.items()
+    )
+    if rejected:
+        report.add(
+            "sync-key-mismatch",
+            None,
+            path,
+            list(auths),
+            f"the members' conntrack sync keys ({shown}) do not match: "
+            f"{'; '.join(rejected)}, and drops its datagrams (nothing is synced)",
+            "give every member the same key; to change it without a loss, first add the new "
+            "one to accept everywhere, then send it, then drop the old one",
+        )
+    elif len(set(sending.values())) > 1:
+        report.add(
+            "sync-key-rollover",
+            None,
+            path,
+            list(sending),
+            f"the members send different conntrack sync keys ({shown}) but each accepts "
+            "the others' (a key change in progress)",
+            "finish the change: send the new key on every member, then remove the old one "
+            "from accept",
         )
 
 

@@ -24,8 +24,12 @@ from .conntrack_sync import (
     DEFAULT_MCAST_GROUP,
     DEFAULT_PORT,
     EXPECT_HELPERS,
+    MIN_KEY_OCTETS,
     PROTOCOLS,
     ConntrackSync,
+    SyncAuthentication,
+    SyncAuthType,
+    SyncKey,
 )
 from .errors import ConfigError
 from .vrrp import (
@@ -448,6 +452,83 @@ def _choices(node: _Node, name: str, allowed: tuple[str, ...]) -> tuple[str, ...
     return tuple(out)
 
 
+def _sync_key(node: _Node, key_id_name: str = "key_id") -> SyncKey | None:
+    """One (key id, key) of the sync link; a short key is semantic (kept, for pair
+    checks to compare), the rest structural."""
+    key_id = node.integer(key_id_name, None, 1, 255)
+    if key_id is None and node.data.get(key_id_name) is None:
+        node.problems.add(node.key(key_id_name), "is required: 1..255, sent with every datagram")
+    key = node.get("key")
+    if isinstance(key, bool) or not isinstance(key, (str, int)) or key == "":
+        # Never quoted: a key given with a wrong type is still a key.
+        node.problems.add(node.key("key"), "is required: a string")
+        return None
+    key = str(key)
+    if len(key.encode()) < MIN_KEY_OCTETS:
+        node.problems.add(
+            node.key("key"),
+            f"is {len(key.encode())} octets; a sync key has at least {MIN_KEY_OCTETS} "
+            "(a random string, say 32 characters)",
+            semantic=True,
+        )
+    return SyncKey(key_id, key) if key_id is not None else None
+
+
+def _sync_authentication(node: _Node) -> SyncAuthentication | None:
+    """``conntrack_sync.authentication``: ``{type: hmac-sha256, key_id, key, accept:
+    [{key_id, key}]}``, or ``{type: none}`` to run the link unauthenticated."""
+    if node.data.get("type") is None and not node.data:
+        node.finish()
+        # Semantic: the link is built as written (unauthenticated), for pair checks to
+        # warn about; routerhad refuses it.
+        node.problems.add(
+            node.path,
+            "is required: give the sync link a key (type hmac-sha256, key_id, key), or "
+            "type none to run it unauthenticated (anyone on the sync link can then write "
+            "into the connection table)",
+            semantic=True,
+        )
+        return None
+    kind = node.string("type")
+    try:
+        auth_type = SyncAuthType(kind)
+    except ValueError:
+        node.problems.add(node.key("type"), "must be 'hmac-sha256' or 'none'")
+        for name in ("key_id", "key", "accept"):
+            node.get(name)  # read: no "unknown key" noise besides the wrong type
+        node.finish()
+        return None
+    if auth_type is SyncAuthType.NONE:
+        for name in ("key_id", "key", "accept"):
+            if node.data.get(name) is not None:
+                node.problems.add(node.key(name), "is not taken with type none")
+                node.get(name)
+        node.finish()
+        return SyncAuthentication(type=auth_type)
+    sending = _sync_key(node)
+    accepted: list[SyncKey] = []
+    for i, item in enumerate(node.listing("accept")):
+        entry = _Node(item, f"{node.key('accept')}[{i}]", node.problems)
+        key = _sync_key(entry)
+        entry.finish()
+        if key is None:
+            continue
+        clash = [k for k in (sending, *accepted) if k and k.key_id == key.key_id]
+        if any(k.key != key.key for k in clash):
+            node.problems.add(
+                entry.key("key_id"),
+                f"key id {key.key_id} is given twice with different keys",
+            )
+        elif not clash:
+            accepted.append(key)
+    node.finish()
+    if sending is None:
+        return None
+    return SyncAuthentication(
+        type=auth_type, key_id=sending.key_id, key=sending.key, accept=tuple(accepted)
+    )
+
+
 def _conntrack_sync(node: _Node, sync_groups: dict[str, SyncGroup]) -> ConntrackSync | None:
     """VyOS ``service conntrack-sync``; the keys are checked like the VRRP ones."""
     if not node.data:
@@ -495,6 +576,7 @@ def _conntrack_sync(node: _Node, sync_groups: dict[str, SyncGroup]) -> Conntrack
         startup_resync=node.boolean("startup_resync", True),
         event_listen_queue_size=node.integer("event_listen_queue_size", 8, 1, 1024),
         sync_queue_size=node.integer("sync_queue_size", 1, 1, 1024),
+        authentication=_sync_authentication(node.child("authentication")),
     )
     node.finish()
     return sync

@@ -679,6 +679,13 @@ class _ConntrackRenderer:
         self.r.add((*CONNTRACK, *path), value, self.where)
 
     def render(self, c: ConntrackSync) -> None:
+        if c.authentication is not None and c.authentication.enabled:
+            self.cannot(
+                "has no authenticated sync link: conntrackd's sync messages carry no MAC "
+                "(authentication)",
+                "run routerhad's conntrack sync on this router, or set "
+                "conntrack_sync.authentication to {type: none} and keep the sync link private",
+            )
         self.protocols(c)
         if c.disable_external_cache:
             if self.d.ct_external_cache:

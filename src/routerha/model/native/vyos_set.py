@@ -32,7 +32,9 @@ keeps VyOS's names (``plaintext-password``, ``ah``); ``global-parameters version
 sets the version of the IPv4 groups, ``global-parameters garp X`` every group's
 ``garp`` X the group does not set; ``high-availability disable`` disables every
 group; conntrack-sync ``startup-resync`` absent means ``startup_resync: false``
-(VyOS writes ``StartupResync off`` then, unlike the model's default),
+(VyOS writes ``StartupResync off`` then, unlike the model's default), and every
+conntrack-sync is unauthenticated (``authentication: {type: none}``: conntrackd has
+no authentication),
 ``accept-protocol tcp,udp`` (Vyatta's comma list) is two protocols and
 ``ignore-address ipv4 X`` is ``ignore-address X``. Accepted and left out, having no
 place in the model and no effect on the peers: ``vrrp snmp``, ``global-parameters
@@ -299,6 +301,15 @@ class Interpreter:
             draft.set(
                 ("conntrack_sync", "startup_resync"),
                 False,
+                self.conntrack.line,
+                self.conntrack.text,
+            )
+        if self.conntrack is not None:
+            # VyOS's conntrack-sync (conntrackd) has no authentication: say so, as the
+            # model wants it said (pair_check warns about an unauthenticated link).
+            draft.set(
+                ("conntrack_sync", "authentication", "type"),
+                "none",
                 self.conntrack.line,
                 self.conntrack.text,
             )
