@@ -33,3 +33,12 @@ def test_role_readme_names_every_variable_and_shows_an_example(role):
 def test_the_license_text_ships():
     assert "GNU GENERAL PUBLIC LICENSE" in (ROOT / "COPYING").read_text(encoding="utf-8")[:200]
     assert "Version 3" in (ROOT / "COPYING").read_text(encoding="utf-8")[:200]
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
+def test_argument_specs_hold_no_template(role):
+    """Ansible templates a role's argument spec when it validates the role's variables, so
+    an example such as ``"{{ vault_key }}"`` in a description fails every play whose
+    inventory lacks that variable."""
+    text = (role / "meta/argument_specs.yml").read_text()
+    assert "{{" not in text and "{%" not in text
