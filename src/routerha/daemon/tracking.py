@@ -2,8 +2,10 @@
 
 VyOS and keepalived semantics: the group's own link down means FAULT (unless
 ``exclude_vrrp_interface``); a tracked interface or health check without a
-weight means FAULT when down or failing; with a weight it adds the weight to the
-priority instead.
+weight means FAULT when down or failing. With a weight, keepalived's meaning: a
+positive weight is added to the priority while the link is up or the check
+healthy, a negative one while the link is down or the check failed. The machine
+keeps the sum within 1..254 and leaves the address owner at 255.
 """
 
 from __future__ import annotations
@@ -40,21 +42,27 @@ def evaluate(
         faults.add(f"{LINK} {group.interface}")
     for tracked in group.track.interface:
         link = links.get(tracked.name)
-        if link is not None and link.up:
-            continue
+        up = link is not None and link.up
         if tracked.weight is None:
-            faults.add(f"{LINK} {tracked.name}")
+            if not up:
+                faults.add(f"{LINK} {tracked.name}")
         else:
-            priority += tracked.weight
+            priority += _weighted(tracked.weight, up)
     check = group.health_check
-    if check is not None and check_failed:
+    if check is not None:
         if check.weight is None:
-            faults.add(HEALTH_CHECK)
+            if check_failed:
+                faults.add(HEALTH_CHECK)
         else:
-            priority += check.weight
+            priority += _weighted(check.weight, not check_failed)
     if sync_check_failed:
         faults.add(f"{HEALTH_CHECK} of sync group {sync_check_failed}")
     return Health(frozenset(faults), priority)
+
+
+def _weighted(weight: int, good: bool) -> int:
+    """keepalived: a positive weight counts while good, a negative one while bad."""
+    return weight if (weight > 0) == good else 0
 
 
 def owned(reason: str) -> bool:
