@@ -45,7 +45,9 @@ from .common import (
     SemanticProblem,
     integer,
     is_ipv6_text,
+    key_path,
     number,
+    place_address,
 )
 
 _AUTH_TYPES = {"PASS": "plaintext-password", "AH": "ah"}
@@ -65,6 +67,12 @@ _VALUES: dict[str, tuple[Keys, Callable[[str], Any]]] = {
     "garp_master_refresh": (("garp", "master_refresh"), integer),
     "garp_master_refresh_repeat": (("garp", "master_refresh_repeat"), integer),
 }
+
+#: Address options taking a value (keepalived's vrrp_ipaddress.c), and valueless ones.
+_ADDRESS_VALUED = frozenset({"dev", "scope", "broadcast", "brd", "label", "peer", "preferred_lft"})
+_ADDRESS_FLAGS = frozenset(
+    {"home", "-nodad", "mngtmpaddr", "noprefixroute", "autojoin", "no_track", "use_vmac"}
+)
 
 _NOTIFY = {f"notify_{state}": state for state in ("master", "backup", "fault", "stop")}
 
@@ -129,13 +137,55 @@ def tokens(line: str, lineno: int, source: str) -> list[tuple[str, str]]:
     return out
 
 
-def read_blocks(text: str, source: str = "<string>") -> list[Block]:
+def conditional(
+    line: str, config_id: str | None
+) -> tuple[str | None, str | None]:
+    """keepalived's conditional line ``@ID rest`` / ``@^ID rest`` (keepalived -i ID).
+
+    Returns (the line to read, or None when it is left out; the condition as
+    written, or None for an ordinary line). ``@ID`` keeps ``rest`` where the config
+    id is ID, ``@^ID`` where it is not; a condition without ``rest`` leaves nothing.
+    Without a ``config_id`` no condition can be evaluated: every conditional line is
+    left out (the caller reports it).
+    """
+    if not line.startswith("@"):
+        return line, None
+    words = line.split(None, 1)
+    condition = words[0]
+    if len(words) < 2 or config_id is None:
+        return None, condition
+    negated = condition.startswith("@^")
+    name = condition[2:] if negated else condition[1:]
+    return (words[1] if (name == config_id) != negated else None), condition
+
+
+def read_blocks(
+    text: str,
+    source: str = "<string>",
+    config_id: str | None = None,
+    warnings: list[str] | None = None,
+) -> list[Block]:
     """The statement tree of a keepalived.conf. Raises NativeParseError on unbalanced
-    braces (naming the unclosed ``{`` or the stray ``}``) and unclosed quotes."""
+    braces (naming the unclosed ``{`` or the stray ``}``) and unclosed quotes.
+
+    Conditional lines (``@ID ...``, ``@^ID ...``) are evaluated for ``config_id`` as
+    keepalived -i does; without one they are left out, each with a warning (in
+    ``warnings``) naming its line and its condition.
+    """
     root: list[Block] = []
     current = root
     stack: list[tuple[Block, list[Block]]] = []
-    for lineno, raw in enumerate(text.split("\n"), start=1):
+    for lineno, original in enumerate(text.split("\n"), start=1):
+        raw, condition = conditional(original.strip(), config_id)
+        if condition is not None and config_id is None and warnings is not None:
+            warnings.append(
+                f"{source}:{lineno}: conditional line ({condition}: only where keepalived's "
+                "config id (-i) is "
+                + (f"not {condition[2:]}" if condition.startswith("@^") else condition[1:])
+                + ") left out: no router id was given to evaluate it"
+            )
+        if raw is None:
+            continue
         stripped = raw.strip()
         words: list[str] = []
         for kind, token in tokens(raw, lineno, source):
@@ -190,7 +240,8 @@ class _Instance:
     state: str | None = None
     nopreempt: Block | None = None
     track_scripts: list[Block] = field(default_factory=list)
-    dev: list[tuple[str, str, Block]] = field(default_factory=list)
+    #: Addresses given with ``dev``: (their list's keys, address, interface, entry).
+    dev: list[tuple[Keys, str, str, Block]] = field(default_factory=list)
 
 
 class _Reader:
@@ -203,6 +254,8 @@ class _Reader:
         self.garp: dict[str, tuple[Any, Block]] = {}
         self.instances: list[_Instance] = []
         self.sync_scripts: list[tuple[Keys, str, Block]] = []
+        #: Instance -> (its vrrp_sync_group, whether that sets sync_group_tracking_weight).
+        self.sync_member: dict[str, tuple[str, bool]] = {}
 
     def warn(self, block: Block, message: str) -> None:
         self.warnings.append(f"{self.source}:{block.line}: {message}")
@@ -234,7 +287,8 @@ class _Reader:
         return block.children
 
     def forbid_special(self, blocks: list[Block]) -> None:
-        """``include``, ``$VAR=`` and ``@cond`` change what the file says: refuse them."""
+        """``include`` and ``$VAR=`` change what the file says: refuse them (``@``
+        conditions are evaluated by read_blocks)."""
         for block in blocks:
             keyword = block.keyword
             if keyword == "include":
@@ -245,8 +299,6 @@ class _Reader:
                 )
             elif keyword.startswith("$"):
                 self.error(block, "keepalived parameter definitions ($NAME=...) are not supported")
-            elif keyword.startswith("@"):
-                self.error(block, "keepalived conditional lines (@...) are not supported")
             if block.children:
                 self.forbid_special(block.children)
 
@@ -311,9 +363,18 @@ class _Reader:
         self.scripts[block.args[0]] = script
 
     def weight(self, block: Block, args: list[str]) -> int | None:
-        """A tracking weight: negative (subtract when down) or 0 (FAULT when down)."""
+        """A tracking weight with keepalived's meaning, which is the model's: positive
+        counts while up/succeeding, negative while down/failing, 0 means FAULT. The
+        range (-253..253) is the model's to check. ``reverse`` turns the direction
+        round, which the model cannot say."""
+        if len(args) == 2 and args[1] == "noreverse":
+            args = args[:1]  # keepalived's default direction
         if len(args) == 2 and args[1] == "reverse":
-            self.error(block, "weight ... reverse is not supported by routerha's model")
+            self.error(
+                block,
+                "weight ... reverse (a positive weight subtracted while up, a negative one "
+                "added while down) cannot be said in routerha's model",
+            )
             return None
         if len(args) != 1:
             self.error(block, f"weight takes one value in {block.text!r}")
@@ -321,14 +382,6 @@ class _Reader:
         value = integer(args[0])
         if not isinstance(value, int):
             self.error(block, f"weight {args[0]!r} is not a whole number")
-            return None
-        if value > 0:
-            self.error(
-                block,
-                f"weight {value}: keepalived adds a positive weight while the tracked item is "
-                "up; routerha's model adds a weight when it fails, so this cannot be "
-                "represented (use a negative weight and a higher priority)",
-            )
             return None
         return value
 
@@ -424,16 +477,49 @@ class _Reader:
                 self.warn(item, f"authentication {item.keyword} is not part of the model")
 
     def address(self, instance: _Instance, keys: Keys, entry: Block) -> None:
-        """``ADDR[/len] [dev IF] [brd X] [scope S] [label L] ...``: the address; ``dev``
-        is checked against the instance's interface once that is known."""
+        """``ADDR[/len] [dev IF] [brd X] [scope S] [label L] ...`` as keepalived reads
+        it: the address, on ``dev`` when given (placed once the instance is read); the
+        options that only shape how the kernel holds it are warned about."""
         if entry.children is not None:
             self.error(entry, "an address entry takes no { } block")
             return
-        self.draft.append(keys, entry.words[0], entry.line, entry.text)
+        address = entry.words[0]
         options = entry.args
-        for i, word in enumerate(options[:-1]):
-            if word == "dev":
-                instance.dev.append((entry.words[0], options[i + 1], entry))
+        dev: str | None = None
+        i = 0
+        while i < len(options):
+            option = options[i]
+            if option in _ADDRESS_VALUED:
+                if i + 1 >= len(options):
+                    self.error(entry, f"address {address}: {option} needs a value")
+                    return
+                value = options[i + 1]
+                if option == "dev":
+                    if dev is not None:
+                        self.error(entry, f"address {address}: dev is given twice")
+                        return
+                    dev = value
+                else:
+                    self.warn(
+                        entry,
+                        f"address {address}: {option} {value} is not part of routerha's model "
+                        "(routerhad installs the address without it)",
+                    )
+                i += 2
+                continue
+            if option in _ADDRESS_FLAGS:
+                self.warn(
+                    entry,
+                    f"address {address}: {option} is not part of routerha's model "
+                    "(routerhad installs the address without it)",
+                )
+            else:
+                # keepalived: "Unknown configuration entry ... for ip address - ignoring".
+                self.warn(entry, f"address {address}: unknown option {option!r} ignored, as keepalived does")
+            i += 1
+        self.draft.append(keys, address, entry.line, entry.text)
+        if dev is not None:
+            instance.dev.append((keys, address, dev, entry))
 
     def track_interface(self, base: Keys, entry: Block) -> None:
         name, rest = entry.words[0], entry.args
@@ -485,16 +571,46 @@ class _Reader:
         for key, (value, item) in self.garp.items():
             if not draft.has((*base, "garp", key)):
                 draft.set((*base, "garp", key), value, item.line, item.text)
-        interface = draft.get((*base, "interface"))
-        for address, dev, entry in instance.dev:
-            if interface is not None and dev != interface:
-                self.error(
-                    entry,
-                    f"address {address} on dev {dev}, not the instance's interface {interface}: "
-                    "routerha's model puts every address of a group on the group's interface",
-                )
+        for keys, address, dev, entry in instance.dev:
+            place_address(draft, keys, address, dev, entry.line, entry.text)
         if instance.track_scripts:
             self.health_check(base, [(entry.words[0], entry) for entry in instance.track_scripts])
+        self.unweigh(instance, base)
+
+    def unweigh(self, instance: _Instance, base: Keys) -> None:
+        """keepalived's own rules for weights it will not use: a member of a sync group
+        (without ``sync_group_tracking_weight``) tracks interfaces unweighted (FAULT)
+        and ignores weighted scripts; the address owner ignores both."""
+        draft = self.draft
+        sync = self.sync_member.get(instance.name)
+        owner = draft.get((*base, "priority")) == 255
+        if owner:
+            why = "the address owner (priority 255)"
+        elif sync is not None and not sync[1]:
+            why = f"a member of vrrp_sync_group {sync[0]} without sync_group_tracking_weight"
+        else:
+            return
+        tracked = draft.get((*base, "track", "interface"), [])
+        for index, entry in enumerate(list(tracked)):
+            if not isinstance(entry, dict):
+                continue
+            line = draft.lines.get(f"{key_path((*base, 'track', 'interface'))}[{index}]")
+            what = "ignores" if owner else "tracks without its weight (FAULT when down)"
+            self.warnings.append(
+                f"{self.source}:{line}: track_interface {entry['name']} weight "
+                f"{entry['weight']}: keepalived {what} a weighted interface of {why}"
+            )
+            tracked[index] = None if owner else entry["name"]
+        if tracked:
+            tracked[:] = [entry for entry in tracked if entry is not None]
+        check = draft.get((*base, "health_check"))
+        if isinstance(check, dict) and check.get("weight"):
+            line = draft.lines.get(key_path((*base, "health_check")))
+            self.warnings.append(
+                f"{self.source}:{line}: track_script with weight {check['weight']}: keepalived "
+                f"ignores a weighted script of {why}"
+            )
+            del draft.node(base)["health_check"]
 
     def health_check(self, base: Keys, tracked: list[tuple[str, Block]]) -> None:
         """``track_script`` as the group's (or sync group's) one health check."""
@@ -547,11 +663,17 @@ class _Reader:
         self.draft.node(base)
         self.draft.note(base, block.line, block.text)
         self.draft.node(base)["member"] = []
-        for item in self.items(block, named=True):
+        items = self.items(block, named=True)
+        weighted = any(item.keyword == "sync_group_tracking_weight" for item in items)
+        for item in items:
             if item.keyword == "group":
                 for entry in self.items(item):
                     for member in entry.words:
                         self.draft.append((*base, "member"), member, entry.line, entry.text)
+                        self.sync_member.setdefault(member, (name, weighted))
+            elif item.keyword == "sync_group_tracking_weight":
+                if item.args or item.children is not None:
+                    self.error(item, "sync_group_tracking_weight takes no value")
             elif item.keyword in _NOTIFY:
                 if item.children is not None or not item.args:
                     self.error(item, f"{item.keyword} needs a script")
@@ -573,14 +695,20 @@ class _Reader:
 
 
 def parse_keepalived(
-    text: str, source: str = "<string>", semantic: list[SemanticProblem] | None = None
+    text: str,
+    source: str = "<string>",
+    semantic: list[SemanticProblem] | None = None,
+    config_id: str | None = None,
 ) -> tuple[Config, list[str]]:
     """Parse a keepalived.conf (see the module docstring) into the model.
 
     Returns the Config and warnings (``source:line: ...``) for keywords the model has
     no place for. Raises NativeParseError naming ``source``, the line number and what
-    is wrong. ``semantic``: as in vyos_set.parse_set_lines.
+    is wrong. ``semantic``: as in vyos_set.parse_set_lines. ``config_id``: the router
+    the file is read for, as keepalived's -i (its conditional lines ``@ID`` are
+    evaluated for it; without one they are left out, with a warning each).
     """
     reader = _Reader(source)
-    config = reader.run(read_blocks(text, source), semantic)
+    blocks = read_blocks(text, source, config_id, reader.warnings)
+    config = reader.run(blocks, semantic)
     return config, reader.warnings
