@@ -137,7 +137,7 @@ def _load_one(
         if config is not None:
             member = load_member(config, "routerha", name)
         else:
-            member = load_member(native, kind, name, config_id or name.split(".")[0])
+            member = load_member(native, kind, name, config_id or name.split(".", maxsplit=1)[0])
     except NativeParseError as exc:
         for line, why in exc.located:
             loaded.problem(name, line, why)

@@ -278,7 +278,9 @@ def test_unknown_address_option_is_ignored_as_keepalived_does():
     text = instance().replace("192.168.1.3/24\n", "192.168.1.3/24 frobnicate\n")
     config, warnings = parse_keepalived(text, "k.conf")
     assert config.groups["VI_1"].address == (ipaddress.ip_interface("192.168.1.3/24"),)
-    assert warnings == ["k.conf:5: address 192.168.1.3/24: unknown option 'frobnicate' ignored, as keepalived does"]
+    assert warnings == [
+        "k.conf:5: address 192.168.1.3/24: unknown option 'frobnicate' ignored, as keepalived does"
+    ]
 
 
 # Weights with keepalived's meaning
@@ -311,7 +313,10 @@ def test_sync_group_members_use_no_weights_as_keepalived():
     # keepalived: the interface is tracked without its weight, the weighted script ignored.
     assert g.track.interface == (TrackedInterface("eth1"),)
     assert g.health_check is None
-    assert any("track_interface eth1 weight 20: keepalived tracks without its weight" in w for w in warnings)
+    assert any(
+        "track_interface eth1 weight 20: keepalived tracks without its weight" in w
+        for w in warnings
+    )
     assert any("track_script with weight 5: keepalived ignores" in w for w in warnings)
 
 

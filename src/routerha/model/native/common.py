@@ -236,7 +236,9 @@ def is_ipv6_text(value: Any) -> bool:
     return isinstance(value, str) and ":" in value
 
 
-def place_address(draft: Draft, keys: Keys, address: str, interface: str, line: int, text: str) -> None:
+def place_address(
+    draft: Draft, keys: Keys, address: str, interface: str, line: int, text: str
+) -> None:
     """Put ``address`` of the list at ``keys`` (a group's ``address`` or
     ``excluded_address``) on ``interface``: its entry becomes ``{"address",
     "interface"}``, the form load_config reads (VyOS ``address A interface Y``,

@@ -137,9 +137,7 @@ def tokens(line: str, lineno: int, source: str) -> list[tuple[str, str]]:
     return out
 
 
-def conditional(
-    line: str, config_id: str | None
-) -> tuple[str | None, str | None]:
+def conditional(line: str, config_id: str | None) -> tuple[str | None, str | None]:
     """keepalived's conditional line ``@ID rest`` / ``@^ID rest`` (keepalived -i ID).
 
     Returns (the line to read, or None when it is left out; the condition as
@@ -515,7 +513,10 @@ class _Reader:
                 )
             else:
                 # keepalived: "Unknown configuration entry ... for ip address - ignoring".
-                self.warn(entry, f"address {address}: unknown option {option!r} ignored, as keepalived does")
+                self.warn(
+                    entry,
+                    f"address {address}: unknown option {option!r} ignored, as keepalived does",
+                )
             i += 1
         self.draft.append(keys, address, entry.line, entry.text)
         if dev is not None:
