@@ -77,7 +77,8 @@ def _parsed_fixtures() -> dict[str, Config]:
     deliberately incomplete: tests/native checks that those are refused)."""
     out = {}
     for path in sorted([*FIXTURES.glob("*.set"), *FIXTURES.glob("*.boot"),
-                        *(FIXTURES / "same_router").iterdir()]):  # fmt: skip
+                        *(FIXTURES / "same_router").iterdir(),
+                        *(FIXTURES / "vyos12_to_14").iterdir()]):  # fmt: skip
         if path.suffix not in (".set", ".boot"):
             continue
         with contextlib.suppress(NativeParseError):
