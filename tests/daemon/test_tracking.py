@@ -6,7 +6,7 @@ import pytest
 
 from routerha.daemon.netlink import Link
 from routerha.daemon.tracking import evaluate
-from routerha.model import load_config
+from routerha.model import HealthCheck, load_config
 
 
 def lan(**settings):
@@ -72,3 +72,14 @@ def test_weights_add_up_and_the_machine_is_left_to_clamp():
     )
     # 200 + 40 + 30 + 10 = 280: VrrpMachine keeps the effective priority at 254.
     assert evaluate(group, links(eth1=True, eth2=True)).priority == 280
+
+
+def test_a_weighted_sync_group_check_moves_the_priority_instead_of_faulting():
+    weighted = HealthCheck(script="/bin/check", weight=25)
+    group = lan()
+    healthy = evaluate(group, links(), sync_check=weighted)
+    failed = evaluate(group, links(), sync_check_failed="SG", sync_check=weighted)
+    assert (healthy.priority, healthy.faults) == (125, frozenset())
+    assert (failed.priority, failed.faults) == (100, frozenset())
+    plain = evaluate(group, links(), sync_check_failed="SG", sync_check=HealthCheck(script="/x"))
+    assert plain.faults == {"health-check of sync group SG"}

@@ -429,6 +429,7 @@ class Service:
             self.links,
             check_failed=runtime.check is not None and runtime.check.failed,
             sync_check_failed=runtime.sync_group if sync_check and sync_check.failed else None,
+            sync_check=sync_check.check if sync_check else None,
         )
         ctsync = self.ctsync
         held = (

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from routerha.model.vrrp import VrrpGroup
+from routerha.model.vrrp import HealthCheck, VrrpGroup
 
 from .netlink import Link
 
@@ -34,7 +34,11 @@ def evaluate(
     links: Mapping[str, Link | None],
     check_failed: bool = False,
     sync_check_failed: str | None = None,
+    sync_check: HealthCheck | None = None,
 ) -> Health:
+    """``sync_check_failed`` names the group's sync group when that group's health
+    check has failed; ``sync_check`` is that check, whose weight (if any) moves
+    every member's priority instead of putting it into FAULT."""
     faults: set[str] = set()
     priority = group.priority
     own = links.get(group.interface)
@@ -55,7 +59,9 @@ def evaluate(
                 faults.add(HEALTH_CHECK)
         else:
             priority += _weighted(check.weight, not check_failed)
-    if sync_check_failed:
+    if sync_check is not None and sync_check.weight is not None:
+        priority += _weighted(sync_check.weight, not sync_check_failed)
+    elif sync_check_failed:
         faults.add(f"{HEALTH_CHECK} of sync group {sync_check_failed}")
     return Health(frozenset(faults), priority)
 
