@@ -181,14 +181,17 @@ def test_bad_auth_type():
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("$IF=eth0", "parameter definitions"),
+        ("$INSTANCE", "$INSTANCE: no parameter of that name is defined"),
+        ("$INSTANCE= \\", "multi-line parameter definitions are not supported"),
+        ("~SEQ(NUM, 0, 3) $INSTANCE", "~SEQ repetition is not supported"),
+        ("$A=${B}\n$B=${A}\n${A}", "parameter substitution does not end"),
         ("include other.conf", "is not followed"),
     ],
 )
 def test_lines_that_change_the_file_are_refused(line, message):
     with pytest.raises(NativeParseError) as caught:
         parse_keepalived(line + "\n" + instance(), "k.conf")
-    assert caught.value.lines == [1]
+    assert caught.value.lines == [line.count("\n") + 1]
     assert message in str(caught.value)
 
 
@@ -391,3 +394,48 @@ def test_conditional_lines_without_a_router_id_are_left_out_with_warnings():
     assert "(@^main: only where keepalived's config id (-i) is not main)" in warnings[4]
     config = parse_native(CONDITIONAL, source="k.conf", config_id="main")
     assert config.groups["VI_1"].priority == 200
+
+
+# Parameters ($NAME=VALUE)
+
+PARAMETERS = """\
+$IF=eth0
+@main $PRIORITY=240
+@backup $PRIORITY=200
+$BASE=10.2.${SUB}
+$SUB=0   # the first subnet
+vrrp_instance VI_1 {
+    interface $IF
+    virtual_router_id 51
+    priority $PRIORITY
+    notify_master "/usr/local/bin/notify $HOME ${UNDEFINED}"
+    virtual_ipaddress {
+        ${BASE}.100/24
+"""
+
+
+def group_for(text: str, config_id: str):
+    return parse_keepalived(text, "k.conf", config_id=config_id)[0].groups["VI_1"]
+
+
+def test_parameters_are_substituted_where_used():
+    text = PARAMETERS + "        ${BASE}.101/24 dev eth1\n    }\n}\n"
+    g = group_for(text, "main")
+    assert (g.interface, g.priority) == ("eth0", 240)
+    assert [str(a) for a in g.address] == ["10.2.0.100/24", "10.2.0.101/24"]
+    assert g.interface_of(g.address[1]) == "eth1"
+    # Undefined parameters stay as written (a script's own $HOME, say).
+    assert g.transition_script.master == "/usr/local/bin/notify $HOME ${UNDEFINED}"
+    assert group_for(text, "backup").priority == 200
+
+
+def test_a_redefined_parameter_counts_from_its_new_line_on():
+    text = PARAMETERS + "        $SUB=10\n        ${BASE}.100/24\n    }\n}\n"
+    g = group_for(text, "main")
+    assert [str(a) for a in g.address] == ["10.2.0.100/24", "10.2.10.100/24"]
+
+
+def test_a_parameter_may_hold_a_condition():
+    text = "$IF_MAIN=@main\n" + instance("$IF_MAIN priority 240")
+    assert group_for(text, "main").priority == 240
+    assert group_for(text, "other").priority == 100

@@ -34,6 +34,7 @@ another interface than the instance's).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -51,6 +52,14 @@ from .common import (
 )
 
 _AUTH_TYPES = {"PASS": "plaintext-password", "AH": "ah"}
+
+#: keepalived's parameters: ``$NAME=VALUE`` defines, ``$NAME`` (then a blank or the
+#: line's end) and ``${NAME}`` use.
+_DEFINITION = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z")
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)(?=\s|\Z)")
+_COMMENT = re.compile(r"(?:^|\s)[#!].*\Z")
+#: Rounds of substitution (and re-evaluated conditions) one line may take.
+_MAX_SUBSTITUTIONS = 64
 
 #: Instance keywords taking one value: model key and conversion.
 _VALUES: dict[str, tuple[Keys, Callable[[str], Any]]] = {
@@ -157,34 +166,89 @@ def conditional(line: str, config_id: str | None) -> tuple[str | None, str | Non
     return (words[1] if (name == config_id) != negated else None), condition
 
 
+def _condition_warning(source: str, lineno: int, condition: str) -> str:
+    wanted = f"not {condition[2:]}" if condition.startswith("@^") else condition[1:]
+    return (
+        f"{source}:{lineno}: conditional line ({condition}: only where keepalived's config "
+        f"id (-i) is {wanted}) left out: no router id was given to evaluate it"
+    )
+
+
+def preprocess(
+    text: str,
+    source: str = "<string>",
+    config_id: str | None = None,
+    warnings: list[str] | None = None,
+) -> list[tuple[int, str]]:
+    """The lines keepalived reads, numbered as written, after its two line-level
+    rewrites, in its order (a substitution may yield a conditional line again):
+
+    * conditional lines (``@ID ...``, ``@^ID ...``), evaluated for ``config_id`` as
+      keepalived -i does; without one they are left out, each with a warning (in
+      ``warnings``) naming its line and its condition;
+    * parameters: ``$NAME=VALUE`` defines (or redefines) NAME from that line on, and
+      ``$NAME`` followed by a blank or the line's end, or ``${NAME}`` anywhere, is
+      replaced by its value at use, again and again while defined ones are left.
+      Undefined ones stay as written. Multi-line definitions (a value ending in
+      ``\\``) and ``~SEQ``/``~LST`` repetitions are refused (NativeParseError).
+    """
+    params: dict[str, str] = {}
+    out: list[tuple[int, str]] = []
+    for lineno, original in enumerate(text.split("\n"), start=1):
+        line: str | None = original.strip()
+        for _round in range(_MAX_SUBSTITUTIONS):
+            assert line is not None
+            line, condition = conditional(line, config_id)
+            if condition is not None and config_id is None and warnings is not None:
+                warnings.append(_condition_warning(source, lineno, condition))
+            if line is None:
+                break
+            definition = _DEFINITION.match(line)
+            if definition is not None:
+                value = _COMMENT.sub("", definition.group(2)).strip()
+                if value.endswith("\\"):
+                    raise NativeParseError(
+                        source,
+                        [(lineno, f"${definition.group(1)}: multi-line parameter definitions "
+                                  "are not supported: define it on one line")],
+                    )  # fmt: skip
+                params[definition.group(1)] = value
+                line = None
+                break
+            if line.startswith(("~SEQ", "~LST")):
+                raise NativeParseError(
+                    source, [(lineno, f"keepalived's {line[:4]} repetition is not supported")]
+                )
+            replaced = _REFERENCE.sub(
+                lambda m: params.get(m.group(1) or m.group(2), m.group(0)), line
+            )
+            if replaced == line:
+                break
+            line = replaced.strip()
+        else:
+            raise NativeParseError(
+                source,
+                [(lineno, "parameter substitution does not end (a parameter in its own value?)")],
+            )
+        if line:
+            out.append((lineno, line))
+    return out
+
+
 def read_blocks(
     text: str,
     source: str = "<string>",
     config_id: str | None = None,
     warnings: list[str] | None = None,
 ) -> list[Block]:
-    """The statement tree of a keepalived.conf. Raises NativeParseError on unbalanced
-    braces (naming the unclosed ``{`` or the stray ``}``) and unclosed quotes.
-
-    Conditional lines (``@ID ...``, ``@^ID ...``) are evaluated for ``config_id`` as
-    keepalived -i does; without one they are left out, each with a warning (in
-    ``warnings``) naming its line and its condition.
-    """
+    """The statement tree of a keepalived.conf (its lines as :func:`preprocess` gives
+    them). Raises NativeParseError on unbalanced braces (naming the unclosed ``{`` or
+    the stray ``}``) and unclosed quotes."""
     root: list[Block] = []
     current = root
     stack: list[tuple[Block, list[Block]]] = []
-    for lineno, original in enumerate(text.split("\n"), start=1):
-        raw, condition = conditional(original.strip(), config_id)
-        if condition is not None and config_id is None and warnings is not None:
-            warnings.append(
-                f"{source}:{lineno}: conditional line ({condition}: only where keepalived's "
-                "config id (-i) is "
-                + (f"not {condition[2:]}" if condition.startswith("@^") else condition[1:])
-                + ") left out: no router id was given to evaluate it"
-            )
-        if raw is None:
-            continue
-        stripped = raw.strip()
+    for lineno, raw in preprocess(text, source, config_id, warnings):
+        stripped = raw
         words: list[str] = []
         for kind, token in tokens(raw, lineno, source):
             if kind == "word":
@@ -285,8 +349,8 @@ class _Reader:
         return block.children
 
     def forbid_special(self, blocks: list[Block]) -> None:
-        """``include`` and ``$VAR=`` change what the file says: refuse them (``@``
-        conditions are evaluated by read_blocks)."""
+        """``include`` and an undefined ``$NAME`` as a keyword: what the file says
+        cannot be known (definitions and ``@`` conditions are applied by preprocess)."""
         for block in blocks:
             keyword = block.keyword
             if keyword == "include":
@@ -296,7 +360,9 @@ class _Reader:
                     "configuration inline",
                 )
             elif keyword.startswith("$"):
-                self.error(block, "keepalived parameter definitions ($NAME=...) are not supported")
+                self.error(
+                    block, f"{keyword}: no parameter of that name is defined before this line"
+                )
             if block.children:
                 self.forbid_special(block.children)
 
