@@ -439,3 +439,16 @@ def test_a_parameter_may_hold_a_condition():
     text = "$IF_MAIN=@main\n" + instance("$IF_MAIN priority 240")
     assert group_for(text, "main").priority == 240
     assert group_for(text, "other").priority == 100
+
+
+def test_trackers_the_model_cannot_hold_are_named_in_warnings():
+    text = instance(
+        "track_file {", "    f weight 10", "}", "unicast_peer {", "    10.0.0.2 min_ttl 1", "}"
+    )
+    config, warnings = parse_keepalived(text, "k.conf")
+    assert [str(p) for p in config.groups["VI_1"].peer_address] == ["10.0.0.2"]
+    assert warnings[0].startswith("k.conf:7: vrrp_instance VI_1: track_file: keepalived moves")
+    assert warnings[1] == (
+        "k.conf:11: unicast_peer 10.0.0.2: min_ttl 1 is not part of the model "
+        "(the peer is read without it)"
+    )

@@ -83,6 +83,9 @@ _ADDRESS_FLAGS = frozenset(
     {"home", "-nodad", "mngtmpaddr", "noprefixroute", "autojoin", "no_track", "use_vmac"}
 )
 
+#: keepalived's trackers the model cannot hold (it has interfaces and one script).
+_OTHER_TRACKERS = frozenset({"track_file", "track_process", "track_bfd", "track_src_ip"})
+
 _NOTIFY = {f"notify_{state}": state for state in ("master", "backup", "fault", "stop")}
 
 #: ``global_defs`` keywords that set instance defaults.
@@ -514,11 +517,24 @@ class _Reader:
         elif keyword == "unicast_peer":
             for entry in self.items(item):
                 draft.append((*base, "peer_address"), entry.words[0], entry.line, entry.text)
+                if entry.args:
+                    self.warn(
+                        entry,
+                        f"unicast_peer {entry.words[0]}: {' '.join(entry.args)} is not part of "
+                        "the model (the peer is read without it)",
+                    )
         elif keyword == "track_interface":
             for entry in self.items(item):
                 self.track_interface(base, entry)
         elif keyword == "track_script":
             instance.track_scripts.extend(self.items(item))
+        elif keyword in _OTHER_TRACKERS:
+            self.warn(
+                item,
+                f"vrrp_instance {instance.name}: {keyword}: keepalived moves the priority (or "
+                "goes FAULT) with it, routerha's model has no place for it: this router's "
+                "priority and faults are read without it",
+            )
         else:
             self.warn(item, f"vrrp_instance {instance.name}: {keyword} is not part of the model")
 
