@@ -3,33 +3,47 @@
 Accepted input: keepalived's block syntax (``keyword [values] {`` ... ``}``, braces
 may also sit on a line of their own or hold a one-line list), values bare or
 ``"double quoted"``, comments from ``#`` or ``!`` at a word start to the line end.
+Before that, each line goes through keepalived's own rewrites (:func:`preprocess`):
+conditional lines ``@ID ...`` / ``@^ID ...`` are kept or dropped for a config id
+(keepalived -i; without one they are left out with a warning each), and parameters
+``$NAME=VALUE`` are substituted where ``$NAME`` / ``${NAME}`` is used.
 
 Read into the model:
 
 * ``vrrp_instance NAME``: the group NAME. ``state``, ``interface``,
   ``virtual_router_id``, ``priority``, ``advert_int``, ``authentication { auth_type
   PASS|AH; auth_pass X }``, ``virtual_ipaddress`` / ``virtual_ipaddress_excluded``
-  (``ADDR[/len] [dev IF] [label ...]...``), ``nopreempt`` / ``preempt``,
-  ``preempt_delay``, ``version``, ``use_vmac [NAME]`` (rfc3768-compatibility),
-  ``unicast_src_ip`` / ``mcast_src_ip`` (hello source), ``unicast_peer { ... }``,
-  ``track_interface { IF [weight -N] }``, ``dont_track_primary``, ``track_script {
-  NAME [weight -N] }`` (one, as the health check), ``notify_master`` / ``_backup`` /
-  ``_fault`` / ``_stop``, ``garp_master_delay`` / ``_repeat`` / ``_refresh`` /
-  ``_refresh_repeat``, ``native_ipv6``;
-* ``vrrp_sync_group NAME { group { A B } notify_* track_script }``;
+  (``ADDR[/len] [dev IF] [brd X] [scope S] [label L] ...``: ``dev`` another than
+  the instance's interface is ``address_interface``; the other options only shape
+  how the kernel holds the address and are warned about), ``nopreempt`` /
+  ``preempt``, ``preempt_delay``, ``version``, ``use_vmac [NAME]``
+  (rfc3768-compatibility), ``unicast_src_ip`` / ``mcast_src_ip`` (hello source),
+  ``unicast_peer { ... }``, ``track_interface { IF [weight N] }``,
+  ``dont_track_primary``, ``track_script { NAME [weight N] }`` (one, as the health
+  check), ``notify_master`` / ``_backup`` / ``_fault`` / ``_stop``,
+  ``garp_master_delay`` / ``_repeat`` / ``_refresh`` / ``_refresh_repeat``,
+  ``native_ipv6``;
+* ``vrrp_sync_group NAME { group { A B } notify_* track_script
+  sync_group_tracking_weight }``;
 * ``vrrp_script NAME { script; interval; fall; weight }`` for the health checks;
 * ``global_defs { vrrp_version; vrrp_garp_* }`` as defaults.
 
-keepalived's own start-up rules are applied: ``state MASTER`` without ``priority``
-means priority 255 (otherwise ``state`` is only a start hint), and ``state MASTER``
-clears ``nopreempt`` and ``preempt_delay``, as does priority 255 ``nopreempt``.
+keepalived's own rules are applied: ``state MASTER`` without ``priority`` means
+priority 255 (otherwise ``state`` is only a start hint), and ``state MASTER`` clears
+``nopreempt`` and ``preempt_delay``, as does priority 255 ``nopreempt``. Weights mean
+what they mean to keepalived, which is the model's meaning: positive added while the
+interface is up or the script succeeds, negative while down or failing, 0 FAULT; a
+member of a sync group without ``sync_group_tracking_weight`` tracks its interfaces
+unweighted and ignores weighted scripts, and the address owner ignores both (each
+with a warning).
 
 Keywords the model has no place for are returned as warnings, not errors: keepalived
-has hundreds. Errors (NativeParseError, naming the line): malformed syntax
-(unbalanced braces, unclosed quotes), ``include`` (not followed), ``$VARIABLE``
-definitions and ``@`` conditionals, bad values, and settings whose meaning the model
-would change (a positive tracking weight raises the priority while *up*; an address on
-another interface than the instance's).
+has hundreds (``track_file``, ``track_process`` and ``track_bfd`` among them, which
+move the priority: their warnings say so). Errors (NativeParseError, naming the
+line): malformed syntax (unbalanced braces, unclosed quotes), ``include`` (not
+followed: this reads text, not a file system), an undefined ``$NAME`` as a keyword,
+multi-line parameter definitions, ``~SEQ``/``~LST``, bad values, and what the model
+cannot say: ``weight ... reverse``, more than one tracked script per group.
 """
 
 from __future__ import annotations
