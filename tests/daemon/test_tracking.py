@@ -83,3 +83,11 @@ def test_a_weighted_sync_group_check_moves_the_priority_instead_of_faulting():
     assert (failed.priority, failed.faults) == (100, frozenset())
     plain = evaluate(group, links(), sync_check_failed="SG", sync_check=HealthCheck(script="/x"))
     assert plain.faults == {"health-check of sync group SG"}
+
+
+def test_the_interface_of_an_address_elsewhere_is_tracked_as_keepalived_does():
+    placed = {"address": ["10.1.1.5/24", {"address": "192.0.2.5/24", "interface": "eth2"}]}
+    group = lan(**placed, track={"exclude_vrrp_interface": True})
+    assert evaluate(group, links(eth2=True)).faults == frozenset()
+    assert evaluate(group, links(eth2=False)).faults == {"link eth2"}
+    assert evaluate(group, links()).faults == {"link eth2"}  # missing: down

@@ -89,6 +89,16 @@ def test_address_on_another_interface_is_the_masters_only_and_moves_on_failover(
     fleet.wait(lambda: holds(lab, "r1") == MASTER_HOLDS, lambda: f"r1 holds {holds(lab, 'r1')}")
     wan_client_reaches(lab, fleet, "r1")
 
+    # The link of the address's interface is tracked (as keepalived tracks a "dev"):
+    # r1 cannot hold the address without eth1, so the group goes to r2.
+    lab.cut("r1", "eth1")
+    fleet.wait_states({"r1": "FAULT", "r2": "MASTER"})
+    assert fleet["r1"].group()["faults"] == ["link eth1"], fleet.report()
+    fleet.wait(lambda: holds(lab, "r2") == MASTER_HOLDS, lambda: f"r2 holds {holds(lab, 'r2')}")
+    lab.restore("r1", "eth1")
+    fleet.wait_states({"r1": "MASTER", "r2": "BACKUP"})
+    fleet.wait(lambda: holds(lab, "r1") == MASTER_HOLDS, lambda: f"r1 holds {holds(lab, 'r1')}")
+
     # A reload that puts the address back on the group's interface moves it there.
     r1 = fleet["r1"]
     plain = group(VIP_CIDR, WAN_VIP_CIDR, priority=200)

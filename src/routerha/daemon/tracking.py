@@ -1,7 +1,8 @@
 """What a group's health is, from link states and check results (pure, no I/O).
 
 VyOS and keepalived semantics: the group's own link down means FAULT (unless
-``exclude_vrrp_interface``); a tracked interface or health check without a
+``exclude_vrrp_interface``), and so does the link of an interface that holds some of
+its addresses (``address_interface``, keepalived's ``dev``); a tracked interface or health check without a
 weight means FAULT when down or failing. With a weight, keepalived's meaning: a
 positive weight is added to the priority while the link is up or the check
 healthy, a negative one while the link is down or the check failed. The machine
@@ -44,6 +45,12 @@ def evaluate(
     own = links.get(group.interface)
     if (own is None or not own.up) and not group.track.exclude_vrrp_interface:
         faults.add(f"{LINK} {group.interface}")
+    for name in group.other_interfaces:
+        # As keepalived tracks the interface of a "dev" address: the group cannot
+        # hold an address whose link is down.
+        link = links.get(name)
+        if link is None or not link.up:
+            faults.add(f"{LINK} {name}")
     for tracked in group.track.interface:
         link = links.get(tracked.name)
         up = link is not None and link.up

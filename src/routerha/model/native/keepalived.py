@@ -601,7 +601,14 @@ class _Reader:
                     )
                 i += 2
                 continue
-            if option in _ADDRESS_FLAGS:
+            if option == "no_track":
+                self.warn(
+                    entry,
+                    f"address {address}: no_track is not part of routerha's model (routerhad "
+                    "goes FAULT while the interface of an address on another interface is "
+                    "down, as keepalived does without no_track)",
+                )
+            elif option in _ADDRESS_FLAGS:
                 self.warn(
                     entry,
                     f"address {address}: {option} is not part of routerha's model "
