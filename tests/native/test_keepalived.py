@@ -383,6 +383,7 @@ def test_conditional_lines_are_evaluated_for_the_router(config_id, priority, sou
 
 def test_conditional_lines_without_a_router_id_are_left_out_with_warnings():
     assert detect_kind("@main global_defs {\n}\n") == "keepalived"
+    assert detect_kind("$IF=eth0\nvrrp_instance VI_1 {\n}\n") == "keepalived"
     config, warnings = parse_keepalived(CONDITIONAL, "k.conf")
     g = config.groups["VI_1"]
     assert (g.priority, g.hello_source_address, g.peer_address) == (100, None, ())

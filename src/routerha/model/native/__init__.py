@@ -56,8 +56,8 @@ def detect_kind(text: str) -> str:
     """Which of KINDS ``text`` is, judged by its first meaningful line.
 
     Set lines begin with a command (``set``, ``edit``...); keepalived.conf with one of
-    its root keywords (``global_defs``, ``vrrp_instance``...), an underscored word or a
-    conditional line (``@ID ...``);
+    its root keywords (``global_defs``, ``vrrp_instance``...), an underscored word, a
+    conditional line (``@ID ...``) or a parameter (``$NAME=...``);
     config.boot with a node opening a block (``interfaces {``). Raises
     NativeParseError when none fits.
     """
@@ -65,8 +65,8 @@ def detect_kind(text: str) -> str:
         line = raw.strip()
         if not line or line[0] in "#!" or line.startswith("//"):
             continue
-        if line.startswith("@"):
-            return "keepalived"  # a conditional line (@ID ..., @^ID ...): keepalived only
+        if line.startswith(("@", "$")):
+            return "keepalived"  # a conditional line or a parameter: keepalived only
         first = line.split()[0].strip("{")
         if first in _SET_COMMANDS:
             return "vyos-set"
