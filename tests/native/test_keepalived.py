@@ -185,6 +185,7 @@ def test_bad_auth_type():
         ("$INSTANCE= \\", "multi-line parameter definitions are not supported"),
         ("~SEQ(NUM, 0, 3) $INSTANCE", "~SEQ repetition is not supported"),
         ("$A=${B}\n$B=${A}\n${A}", "parameter substitution does not end"),
+        ("$A=${B}${B}\n$B=${C}${C}\n$C=${A}${A}\n${A}", "longer than 65536"),
         ("include other.conf", "is not followed"),
     ],
 )
