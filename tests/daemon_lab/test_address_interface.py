@@ -99,6 +99,10 @@ def test_address_on_another_interface_is_the_masters_only_and_moves_on_failover(
     fleet.wait_states({"r1": "MASTER", "r2": "BACKUP"})
     fleet.wait(lambda: holds(lab, "r1") == MASTER_HOLDS, lambda: f"r1 holds {holds(lab, 'r1')}")
 
+    # Both advertise every address of the group, wherever it lives: no mismatch.
+    assert fleet["r2"].counters()["address_mismatch"] == 0, fleet.report()
+    assert fleet["r1"].counters()["address_mismatch"] == 0, fleet.report()
+
     # A reload that puts the address back on the group's interface moves it there.
     r1 = fleet["r1"]
     plain = group(VIP_CIDR, WAN_VIP_CIDR, priority=200)
