@@ -310,12 +310,13 @@ class Service:
             port.receiver = Receiver(groups, local_addresses=local, sequences=self.sequences)
             if port.interface not in self.announcers:
                 self.announcers[port.interface] = Announcer(port.interface, port.ifindex)
+            for sock in port.receive.values():
+                self._watch(sock, port)
+        # Addresses on other interfaces are announced there (with that interface's MAC).
         for runtime in self.groups.values():
             for name in runtime.group.other_interfaces:
                 if name not in self.announcers:
                     self.announcers[name] = Announcer(name, self.links[name].index)
-            for sock in port.receive.values():
-                self._watch(sock, port)
 
     def _watch(self, sock: socket.socket, port: Port) -> None:
         self.loop.remove_reader(sock.fileno())
