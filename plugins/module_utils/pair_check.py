@@ -99,7 +99,15 @@ def load_members(options: Sequence[Mapping[str, Any]]) -> Loaded:
                 "the routerha data model (a dict or its JSON text)",
             )
         else:
-            read = _load_one(loaded, name, config, native, kind, option.get("interface_addresses"))
+            read = _load_one(
+                loaded,
+                name,
+                config,
+                native,
+                kind,
+                option.get("interface_addresses"),
+                option.get("config_id"),
+            )
         if name:
             seen.add(name)
         if not read:
@@ -110,9 +118,18 @@ def load_members(options: Sequence[Mapping[str, Any]]) -> Loaded:
 
 
 def _load_one(
-    loaded: Loaded, name: str, config: Any, native: Any, kind: str, addresses: Any
+    loaded: Loaded,
+    name: str,
+    config: Any,
+    native: Any,
+    kind: str,
+    addresses: Any,
+    config_id: str | None = None,
 ) -> bool:
-    """Read one member into ``loaded``; False when it cannot be read."""
+    """Read one member into ``loaded``; False when it cannot be read. ``config_id``
+    evaluates keepalived's conditional lines (``@ID ...``) as keepalived -i ID does;
+    keepalived's own default is the first label of the host name, so the member's
+    name (its inventory hostname) up to its first dot stands in when none is given."""
     if kind not in MEMBER_KINDS:  # the argument spec's choices keep this from happening
         loaded.problem(name, None, f"kind must be one of {', '.join(MEMBER_KINDS)}")
         return False
@@ -120,7 +137,7 @@ def _load_one(
         if config is not None:
             member = load_member(config, "routerha", name)
         else:
-            member = load_member(native, kind, name)
+            member = load_member(native, kind, name, config_id or name.split(".", maxsplit=1)[0])
     except NativeParseError as exc:
         for line, why in exc.located:
             loaded.problem(name, line, why)

@@ -79,6 +79,13 @@ options:
         type: str
         choices: [auto, routerha, vyos-set, config-boot, keepalived]
         default: auto
+      config_id:
+        description:
+          - The router id that keepalived's conditional lines (C(@ID ...), C(@^ID ...)) in O(members[].native)
+            are evaluated for, as C(keepalived -i ID) does.
+          - Defaults to O(members[].name) up to its first dot, as keepalived defaults to the first part of the host
+            name.
+        type: str
       interface_addresses:
         description:
           - The member's own addresses per interface, interface name to a list of addresses with prefix.
@@ -374,6 +381,7 @@ def main():
                         "choices": ["auto", "routerha", "vyos-set", "config-boot", "keepalived"],
                         "default": "auto",
                     },
+                    "config_id": {"type": "str"},
                     "interface_addresses": {"type": "dict"},
                 },
             },

@@ -599,6 +599,44 @@ def test_keepalived_member_against_a_vyos_member(playbook):
     assert "s3cret" not in json.dumps(run.results)
 
 
+SHARED_KEEPALIVED = """\
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 10
+    @r1 priority 200
+    @r2 priority 100
+    virtual_ipaddress {
+        10.0.0.1/24
+        192.0.2.1/24 dev eth1
+    }
+}
+"""
+
+
+def test_one_keepalived_file_for_both_routers_is_read_per_router(playbook):
+    """keepalived's conditional lines are evaluated for each member: by default for its
+    name up to the first dot (keepalived's default config id is the host name's first
+    label), else for the given config_id."""
+    by_name = [
+        {"name": "r1.example.net", "native": SHARED_KEEPALIVED},
+        {"name": "r2", "native": SHARED_KEEPALIVED},
+    ]
+    by_id = [
+        {"name": "left", "native": SHARED_KEEPALIVED, "config_id": "r1"},
+        {"name": "right", "native": SHARED_KEEPALIVED, "config_id": "r2"},
+    ]
+    run = playbook(
+        [task({"members": by_name}), task({"members": by_id}, register="by_id")],
+        register=["check", "by_id"],
+    )
+    assert run.rc == 0, run.output
+    for name, first in (("check", "r1.example.net"), ("by_id", "left")):
+        result = run.results[name]
+        assert result["findings"] == [], result
+        assert result["groups"]["VI_1"]["preferred_master"] == first
+        assert result["groups"]["VI_1"]["address"] == ["10.0.0.1", "192.0.2.1"]
+
+
 # Documentation
 
 

@@ -279,3 +279,68 @@ def test_tshark_decodes_captured_adverts_without_warnings(lab, fleet):
     # Two seconds: two VRRPv2 adverts at 1 s, about twenty of each VRRPv3 group at 0.1 s.
     count = {key: sum(1 for row in rows if tuple(row) == key) for key in seen}
     assert min(count.values()) >= 2 and max(count.values()) >= 15, count
+
+
+# 12b. keepalived with an address on another interface (virtual_ipaddress ... dev) -----
+
+WAN_VIP_CIDR = "10.8.0.100/24"
+
+
+def test_address_on_another_interface_interoperates_with_keepalived_dev(lab, fleet):
+    """keepalived advertises a ``dev`` address with the others: routerhad's
+    ``address_interface`` does the same, so neither side sees an address mismatch,
+    and the address lives on eth1 of whichever is master. keepalived's file and
+    routerhad's configuration check as one virtual router."""
+    from routerha.model.consistency import check_members, load_member
+
+    pair(lab)
+    lab.add_host("r1", "10.8.0.1/24", segment="wan", ifname="eth1")
+    lab.add_host("r2", "10.8.0.2/24", segment="wan", ifname="eth1")
+    placed = {"address": WAN_VIP_CIDR, "interface": "eth1"}
+    routerhad_text = config(
+        {"LAN": group(VIP_CIDR, placed, vrid=VRID, priority=200, version=3, interval=0.1)}
+    )
+    keepalived_text = keepalived_instance(
+        INSTANCE,
+        vrid=VRID,
+        priority=100,
+        addresses=[VIP_CIDR, f"{WAN_VIP_CIDR} dev eth1"],
+        version=3,
+        advert_int=0.1,
+    )
+    findings = check_members(
+        {
+            "r1": load_member(routerhad_text, source="r1"),
+            "r2": load_member(keepalived_text, source="r2"),
+        }
+    )
+    assert [f.code for f in findings if f.code.startswith("address")] == []
+
+    rh = fleet.routerhad("r1", {}, start=False)
+    rh.write_config(routerhad_text)
+    rh.start()
+    ka = Keepalived(lab, "r2", keepalived_text, name="keepalived-dev")
+    fleet.add(KeepalivedReport(ka))
+    ka.start()
+    fleet.wait_states({"r1": "MASTER"}, timeout=5)
+    keepalived_reaches(fleet, ka, "BACKUP", 0, timeout=5)
+    fleet.wait(
+        lambda: WAN_VIP_CIDR in lab.addresses("r1", "eth1"), "routerhad's eth1 has the address"
+    )
+    assert not has_address(lab, "r2", WAN_VIP_CIDR), fleet.report()
+    seen = len(ka.states(INSTANCE))
+    assert rh.stop() == 0, fleet.report()
+    keepalived_reaches(fleet, ka, "MASTER", seen, timeout=3)
+    fleet.wait(
+        lambda: WAN_VIP_CIDR in lab.addresses("r2", "eth1"), "keepalived's eth1 has the address"
+    )
+    seen = len(ka.states(INSTANCE))
+    rh.start()
+    fleet.wait_states({"r1": "MASTER"}, timeout=5)
+    keepalived_reaches(fleet, ka, "BACKUP", seen, timeout=3)
+    status = rh.group()
+    assert status["counters"]["address_mismatch"] == 0, fleet.report()
+    assert status["counters"]["drops"] == {}, fleet.report()
+    # keepalived checks the addresses of what it receives against its own.
+    mismatch = r"VIPs but received|ip number count|ip address associated"
+    assert not re.search(mismatch, ka.log()), ka.log()

@@ -89,6 +89,29 @@ def test_host_vars_override_interface_and_group_settings():
     assert "track" not in configs["r1"]["vrrp"]["groups"]["LAN"]
 
 
+def test_an_address_on_another_segment_lands_on_each_members_interface_there():
+    settings = copy.deepcopy(SETTINGS)
+    settings["groups"]["LAN"]["address"] = [
+        "10.1.1.254/24",
+        {"address": "198.51.100.253/24", "segment": "wan"},
+        {"address": "192.0.2.1/24", "interface": "dummy0"},
+    ]
+    settings["groups"]["LAN"]["excluded_address"] = [{"address": "fd00::1/64", "segment": "wan"}]
+    members = copy.deepcopy(MEMBERS)
+    members["r2"]["interfaces"] = {"wan": "ens4"}
+    configs = cluster_configs(settings, members)["configs"]
+    for host, wan in (("r1", "eth2"), ("r2", "ens4")):
+        group = configs[host]["vrrp"]["groups"]["LAN"]
+        assert group["address"] == [
+            "10.1.1.254/24",
+            {"address": "198.51.100.253/24", "interface": wan},
+            {"address": "192.0.2.1/24", "interface": "dummy0"},
+        ]
+        assert group["excluded_address"] == [{"address": "fd00::1/64", "interface": wan}]
+        lan = load_config(configs[host]).groups["LAN"]
+        assert lan.interface_of(lan.address[1]) == wan
+
+
 def test_load_share_alternates_masters_on_a_segment():
     settings = {
         "segments": {"lan": "eth1"},

@@ -202,6 +202,44 @@ def test_settings_that_differ(code, changes, path, shown):
     assert shown in found.message
 
 
+def test_addresses_on_other_interfaces_are_compared():
+    placed = {"address": ["10.1.1.5/24", {"address": "192.0.2.5/24", "interface": "eth2"}]}
+    assert check(router(200, placed), router(100, placed)) == []
+    elsewhere = {"address": ["10.1.1.5/24", {"address": "192.0.2.5/24", "interface": "eth3"}]}
+    found = one_finding(
+        check(router(200, placed), router(100, elsewhere)), "address-mismatch", ERROR
+    )
+    assert found.path == "vrrp.groups.LAN.address"
+    assert (
+        "installed on different interfaces (r1 192.0.2.5/24 on eth2, r2 192.0.2.5/24 on eth3)"
+        in (found.message)
+    )
+    here = {"address": ["10.1.1.5/24", "192.0.2.5/24"]}
+    found = one_finding(check(router(200, placed), router(100, here)), "address-mismatch", ERROR)
+    assert "r2 all on the group's interface" in found.message
+    # keepalived's "A dev Y" and VyOS's "address A interface Y" are one thing.
+    keepalived = """\
+vrrp_instance LAN {
+    interface eth0
+    virtual_router_id 1
+    priority 100
+    virtual_ipaddress {
+        10.1.1.5/24
+        192.0.2.5/24 dev eth2
+    }
+}
+"""
+    vyos = (
+        "set high-availability vrrp group LAN interface eth0\n"
+        "set high-availability vrrp group LAN vrid 1\n"
+        "set high-availability vrrp group LAN priority 200\n"
+        "set high-availability vrrp group LAN address 10.1.1.5/24\n"
+        "set high-availability vrrp group LAN address 192.0.2.5/24 interface eth2\n"
+    )
+    members = {"r1": load_member(vyos, source="r1"), "r2": load_member(keepalived, source="r2")}
+    assert check_members(members, fingerprint_key=KEY) == []
+
+
 def test_vrid_mismatch_on_a_renamed_interface_is_still_matched_by_address():
     r2 = router(100, {"vrid": 9, "interface": "eth5"})
     assert summary(check(router(200), r2)) == [(ERROR, "vrid-mismatch", "LAN", ("r1", "r2"))]

@@ -35,11 +35,12 @@ FULL = {
                 "health_check": {"ping": "10.1.1.53", "interval": 5, "failure_count": 2, "weight": -30},
                 "transition_script": {"master": "/config/scripts/m.sh", "stop": "/bin/true"},
                 "garp": {"interval": 0.5, "master_refresh": 60},
-                "excluded_address": ["192.0.2.1/32"],
+                "excluded_address": ["192.0.2.1/32", {"address": "fd00:9::1/64", "interface": "eth4"}],
                 "description": "the LAN",
                 "disable": True,
             },
-            "LAN6": {"interface": "eth1", "vrid": 11, "address": ["fd00::254/64"], "advertise_interval": 0.5},
+            "LAN6": {"interface": "eth1", "vrid": 11, "advertise_interval": 0.5,
+                     "address": ["fd00::254/64", {"address": "fd00:2::254/64", "interface": "eth2"}]},
         },
         "sync_groups": {"GW": {"member": ["LAN", "LAN6"],
                                "health_check": {"script": "/bin/check", "interval": 10}}},
@@ -78,7 +79,8 @@ def _parsed_fixtures() -> dict[str, Config]:
     deliberately incomplete: tests/native checks that those are refused)."""
     out = {}
     for path in sorted([*FIXTURES.glob("*.set"), *FIXTURES.glob("*.boot"),
-                        *(FIXTURES / "same_router").iterdir()]):  # fmt: skip
+                        *(FIXTURES / "same_router").iterdir(),
+                        *(FIXTURES / "vyos12_to_14").iterdir()]):  # fmt: skip
         if path.suffix not in (".set", ".boot"):
             continue
         with contextlib.suppress(NativeParseError):
@@ -97,3 +99,13 @@ def test_most_fixtures_take_part():
 def test_every_seed_configuration_round_trips(fixture):
     config = PARSED[fixture]
     assert load_config(dump_config(config)) == config
+
+
+def test_an_address_on_another_interface_is_dumped_with_it():
+    dumped = dump_config(load_config(FULL))["vrrp"]["groups"]
+    assert dumped["LAN6"]["address"] == [
+        "fd00::254/64",
+        {"address": "fd00:2::254/64", "interface": "eth2"},
+    ]
+    assert dumped["LAN"]["excluded_address"][1] == {"address": "fd00:9::1/64", "interface": "eth4"}
+    assert "address_interface" not in dumped["LAN"]

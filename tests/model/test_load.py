@@ -300,3 +300,64 @@ def test_a_conntrack_sync_without_authentication_is_built_leniently_and_refused_
 def test_a_wrongly_typed_sync_key_is_not_quoted():
     found = problems(with_sync(authentication={"type": "hmac-sha256", "key_id": 1, "key": True}))
     assert found["conntrack_sync.authentication.key"] == "is required: a string"
+
+
+def test_an_address_may_live_on_another_interface():
+    config = load_config(
+        groups(
+            address=["10.1.1.5/24", {"address": "192.0.2.5/24", "interface": "eth2"}],
+            excluded_address=[{"address": "fd00::5/64", "interface": "eth3"}],
+        )
+    )
+    lan = config.groups["LAN"]
+    assert lan.address == (
+        ipaddress.ip_interface("10.1.1.5/24"),
+        ipaddress.ip_interface("192.0.2.5/24"),
+    )
+    # Advertised like any other address; installed on eth2.
+    assert lan.advertised_addresses[1] == ipaddress.ip_address("192.0.2.5")
+    assert lan.interface_of(lan.address[0]) is None
+    assert lan.interface_of(lan.address[1]) == "eth2"
+    assert lan.interface_of(lan.excluded_address[0]) == "eth3"
+    assert lan.other_interfaces == ("eth2", "eth3")
+
+
+def test_the_groups_own_interface_named_for_an_address_says_nothing_more():
+    named = load_config(groups(address=[{"address": "10.1.1.5/24", "interface": "eth0"}]))
+    assert named == load_config(groups())
+
+
+@pytest.mark.parametrize(
+    ("entry", "path", "words"),
+    [
+        ({"interface": "eth2"}, "vrrp.groups.LAN.address[0]", "needs an address"),
+        ({"address": "10.1.1.5/24", "interface": ""}, "vrrp.groups.LAN.address[0].interface",
+         "non-empty string"),
+        ({"address": "10.1.1.5/24", "dev": "eth2"}, "vrrp.groups.LAN.address[0].dev",
+         "unknown key"),
+        ({"address": "nonsense", "interface": "eth2"}, "vrrp.groups.LAN.address[0]",
+         "is not an IP address"),
+    ],
+)  # fmt: skip
+def test_address_entry_mistakes_are_named(entry, path, words):
+    found = problems(groups(address=[entry]))
+    assert words in found[path], found
+
+
+@pytest.mark.parametrize(
+    ("weight", "loaded"), [(253, 253), (-253, -253), (1, 1), (0, None), (None, None)]
+)
+def test_weights_have_keepalived_s_range_and_0_means_none(weight, loaded):
+    entry = {"name": "eth1"} if weight is None else {"name": "eth1", "weight": weight}
+    check = {"script": "/bin/true"} if weight is None else {"script": "/bin/true", "weight": weight}
+    lan = load_config(groups(track={"interface": [entry]}, health_check=check)).groups["LAN"]
+    assert lan.track.interface[0].weight == loaded
+    assert lan.health_check.weight == loaded
+
+
+@pytest.mark.parametrize("weight", [254, -254, 1000])
+def test_weights_outside_keepalived_s_range_are_refused(weight):
+    found = problems(groups(track={"interface": [{"name": "eth1", "weight": weight}]}))
+    assert "outside -253..253" in found["vrrp.groups.LAN.track.interface[0].weight"]
+    found = problems(groups(health_check={"script": "/bin/true", "weight": weight}))
+    assert "outside -253..253" in found["vrrp.groups.LAN.health_check.weight"]

@@ -309,17 +309,15 @@ def test_password_of_nine_characters(parse, text, line):
 # Things the model cannot represent
 
 
-def test_address_on_another_interface_is_refused():
-    text = (
-        GROUP_14 + "set high-availability vrrp group LAN address '10.0.0.9/24' interface 'eth9'\n"
-    )
-    error = error_of(parse_set_lines, text)
-    assert error.lines == [4]
-    assert "address 10.0.0.9/24 of group 'LAN' is on interface eth9" in str(error)
-    text = KEEPALIVED.replace("10.0.0.2/24", "10.0.0.2/24 dev eth9")
+def test_keepalived_address_option_without_its_value_is_refused():
+    text = KEEPALIVED.replace("10.0.0.2/24", "10.0.0.2/24 dev")
     error = error_of(keepalived_config, text)
     assert error.lines == [6]
-    assert "on dev eth9, not the instance's interface eth0" in str(error)
+    assert "address 10.0.0.2/24: dev needs a value" in str(error)
+    text = KEEPALIVED.replace("10.0.0.2/24", "10.0.0.2/24 dev eth1 dev eth2")
+    error = error_of(keepalived_config, text)
+    assert error.lines == [6]
+    assert "dev is given twice" in str(error)
 
 
 def test_second_conntrack_sync_interface_is_refused():
@@ -348,11 +346,13 @@ def test_group_name_claimed_by_both_syntaxes():
     assert "configured both as" in str(error)
 
 
-def test_keepalived_positive_weight_is_refused():
-    text = KEEPALIVED.replace("priority 200", "track_interface {\n        eth1 weight 20\n    }")
+def test_keepalived_reversed_weight_is_refused():
+    text = KEEPALIVED.replace(
+        "priority 200", "track_interface {\n        eth1 weight 20 reverse\n    }"
+    )
     error = error_of(keepalived_config, text)
     assert error.lines == [5]
-    assert "keepalived adds a positive weight while the tracked item is up" in str(error)
+    assert "weight ... reverse" in str(error)
 
 
 def test_keepalived_two_tracked_scripts_are_refused():

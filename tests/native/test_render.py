@@ -35,6 +35,7 @@ VYOS_ONLY = config(
             10,
             "10.0.0.2/24",
             "10.0.0.3/24",
+            {"address": "203.0.113.3/24", "interface": "eth4"},
             priority=200,
             advertise_interval=2,
             preempt=False,
@@ -52,7 +53,10 @@ VYOS_ONLY = config(
                 "stop": "/config/scripts/stop.sh",
             },
             garp={"interval": 0.25, "master_delay": 10, "master_refresh": 30},
-            excluded_address=["2001:db8:1::1/64"],
+            excluded_address=[
+                "2001:db8:1::1/64",
+                {"address": "2001:db8:5::1/64", "interface": "eth5"},
+            ],
             description="the LAN's gateway",
             disable=True,
         ),
@@ -246,6 +250,21 @@ def test_lines_look_like_show_configuration_commands():
     assert not any(
         line.startswith("set high-availability vrrp group LAN6 priority") for line in lines
     )
+
+
+def test_an_address_on_another_interface_is_said_by_vyos_14_only():
+    lines = render_set_lines(VYOS_ONLY, "vyos")
+    assert "set high-availability vrrp group LAN address 203.0.113.3/24 interface 'eth4'" in lines
+    assert "set high-availability vrrp group LAN address 203.0.113.3/24" not in lines
+    assert (
+        "set high-availability vrrp group LAN excluded-address 2001:db8:5::1/64 interface 'eth5'"
+        in lines
+    )
+    placed = config({"LAN": group("eth1", 10, {"address": "10.0.0.9/24", "interface": "eth4"})})
+    for syntax in ("vyos-1.2", "vyatta"):
+        with pytest.raises(RenderError) as caught:
+            render_set_lines(placed, syntax)
+        assert "10.0.0.9/24 on eth4 (address_interface) cannot be said" in str(caught.value)
 
 
 def test_old_forms():

@@ -81,6 +81,43 @@ def test_address_on_the_group_interface_is_accepted():
     assert len(parse_set_lines(text).groups["LAN"].address) == 2
 
 
+def test_address_on_another_interface_is_read():
+    text = LAN + (
+        "set high-availability vrrp group LAN address '203.0.113.7/24' interface 'eth1'\n"
+        "set high-availability vrrp group LAN excluded-address 'fd00::7/64' interface 'eth2'\n"
+    )
+    group = parse_set_lines(text).groups["LAN"]
+    assert [str(a) for a in group.address] == ["10.0.0.2/24", "203.0.113.7/24"]
+    assert group.interface_of(group.address[1]) == "eth1"
+    assert group.interface_of(group.excluded_address[0]) == "eth2"
+    boot = """\
+high-availability {
+    vrrp {
+        group LAN {
+            address 10.0.0.2/24 {
+            }
+            address 203.0.113.7/24 {
+                interface eth1
+            }
+            excluded-address fd00::7/64 {
+                interface eth2
+            }
+            interface eth0
+            vrid 10
+        }
+    }
+}
+"""
+    assert parse_config_boot(boot).groups["LAN"] == group
+
+
+def test_address_interface_error_names_its_line():
+    text = LAN + "set high-availability vrrp group LAN address '203.0.113.7/24' interface\n"
+    with pytest.raises(NativeParseError) as caught:
+        parse_set_lines(text, "r1.conf")
+    assert caught.value.lines == [4]
+
+
 def test_high_availability_disable_disables_every_group():
     text = LAN + "set high-availability disable\n"
     assert parse_set_lines(text).groups["LAN"].disable is True

@@ -68,6 +68,8 @@ class GroupRuntime:
             "rfc3768_compatibility": group.rfc3768_compatibility,
             "address_owner": group.address_owner,
             "addresses": [str(a) for a in group.address],
+            #: Addresses installed on another interface than the group's.
+            "address_interface": {str(p.address): p.interface for p in group.address_interface},
             "source_address": str(self.sender.source),
             "faults": sorted(machine.faults),
             "counters": {

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from routerha.ctsync.kernel import ConntrackTable
 from routerha.errors import RouterhaError
-from routerha.ip import IPAddress
+from routerha.ip import IPAddress, IPInterface
 from routerha.model.vrrp import Config, VrrpGroup
 from routerha.vrrp.events import (
     Action,
@@ -220,6 +220,9 @@ class Service:
         """The interfaces exist and the group has an address to send from; no changes."""
         for name in (group.interface, *(t.name for t in group.track.interface)):
             await self._lookup(name, required=name == group.interface)
+        for name in group.other_interfaces:
+            # Addresses go there on becoming master: the interface must exist now.
+            await self._lookup(name, required=True)
         source = group.hello_source_address or await self._source(
             group, self.links[group.interface]
         )
@@ -250,8 +253,8 @@ class Service:
             await self.vmacs.remove(link, tx_link)
             raise
         assert send_socket is not None
-        for iface in group.address + group.excluded_address:
-            self.addresses.prepare(tx_link.index, iface)
+        for index, iface in self._placements(group, tx_link):
+            self.addresses.prepare(index, iface)
         return GroupRuntime(
             group=group,
             link=link,
@@ -264,6 +267,32 @@ class Service:
             sync_group=_sync_name(config, group.name),
             own_vmac=own_vmac,
         )
+
+    def _placements(self, group: VrrpGroup, tx_link: Link) -> list[tuple[int, IPInterface]]:
+        """(interface index, address) of every address the group installs: on
+        ``tx_link`` (the group's interface or its macvlan) unless it is placed on
+        another interface (``address_interface``)."""
+        out = []
+        for iface in group.address + group.excluded_address:
+            other = group.interface_of(iface)
+            out.append((tx_link.index if other is None else self.links[other].index, iface))
+        return out
+
+    def _announcements(self, runtime: GroupRuntime) -> list[tuple[Announcer, bytes, list[Any]]]:
+        """Who announces which advertised addresses with which MAC: the group's
+        interface with the group's (virtual) MAC, and each other interface that
+        carries some of them with its own MAC, as keepalived does for ``dev``."""
+        group = runtime.group
+        by_interface: dict[str | None, list[Any]] = {}
+        for iface in group.address:
+            by_interface.setdefault(group.interface_of(iface), []).append(iface.ip)
+        out = []
+        for other, addresses in by_interface.items():
+            if other is None:
+                out.append((self.announcers[group.interface], runtime.tx_link.mac, addresses))
+            elif other in self.announcers:
+                out.append((self.announcers[other], self.links[other].mac, addresses))
+        return out
 
     async def _source(self, group: VrrpGroup, link: Link) -> IPAddress | None:
         # IPv6: the interface's link-local address (a macvlan carries it too).
@@ -301,6 +330,11 @@ class Service:
                 self.announcers[port.interface] = Announcer(port.interface, port.ifindex)
             for sock in port.receive.values():
                 self._watch(sock, port)
+        # Addresses on other interfaces are announced there (with that interface's MAC).
+        for runtime in self.groups.values():
+            for name in runtime.group.other_interfaces:
+                if name not in self.announcers:
+                    self.announcers[name] = Announcer(name, self.links[name].index)
 
     def _watch(self, sock: socket.socket, port: Port) -> None:
         self.loop.remove_reader(sock.fileno())
@@ -414,6 +448,7 @@ class Service:
             self.links,
             check_failed=runtime.check is not None and runtime.check.failed,
             sync_check_failed=runtime.sync_group if sync_check and sync_check.failed else None,
+            sync_check=sync_check.check if sync_check else None,
         )
         ctsync = self.ctsync
         held = (
@@ -466,15 +501,14 @@ class Service:
             change = (
                 self.addresses.add if isinstance(action, AddAddresses) else self.addresses.remove
             )
-            for iface in group.address + group.excluded_address:
-                self._now_or_in_order(change, runtime.tx_link.index, iface)
+            for index, iface in self._placements(group, runtime.tx_link):
+                self._now_or_in_order(change, index, iface)
         elif isinstance(action, SendGratuitous):
             if self.pending or group.garp.interval:
                 self._in_order(self._announce(runtime, action.count))
             else:
-                announcer = self.announcers[group.interface]
                 for _repeat in range(action.count):
-                    announcer.announce(runtime.tx_link.mac, [i.ip for i in group.address])
+                    self._announce_once(runtime)
         elif isinstance(action, Transition):
             self._transition(runtime, action)
 
@@ -559,15 +593,26 @@ class Service:
 
     async def _announce(self, runtime: GroupRuntime, count: int) -> None:
         group = runtime.group
-        addresses = [i.ip for i in group.address]
-        announcer = self.announcers[group.interface]
-        mac = runtime.tx_link.mac
         for n in range(count):
             if n and group.garp.interval:
                 await asyncio.sleep(group.garp.interval)
                 if runtime.machine.state is not State.MASTER:
                     return
-            announcer.announce(mac, addresses)
+            self._announce_once(runtime)
+
+    def _announce_once(self, runtime: GroupRuntime) -> None:
+        """One round of announcements; an interface that refuses (down, gone) does not
+        keep the others from theirs."""
+        for announcer, mac, addresses in self._announcements(runtime):
+            try:
+                announcer.announce(mac, addresses)
+            except OSError as error:
+                log.warning(
+                    "group %s: announcing on %s failed: %s",
+                    runtime.group.name,
+                    announcer.interface,
+                    error,
+                )
 
     def _now_or_in_order(self, change: Callable[..., None], *args: Any) -> None:
         """At once, unless earlier jobs (a macvlan coming up, a conntrack commit) are

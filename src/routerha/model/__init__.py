@@ -8,6 +8,7 @@ these classes; nothing else describes a VRRP group.
 
 from .load import load_config
 from .vrrp import (
+    AddressInterface,
     Authentication,
     AuthType,
     Config,
@@ -21,6 +22,7 @@ from .vrrp import (
 )
 
 __all__ = [
+    "AddressInterface",
     "AuthType",
     "Authentication",
     "Config",

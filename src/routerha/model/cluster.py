@@ -3,7 +3,8 @@
 The roles' variables describe a cluster once: its segments (links) and the
 interface each is on, its VRRP groups and sync groups in the data model's own
 keys (``vrrp.groups``, ``vrrp.sync_groups``; a group names its ``segment``
-instead of an interface, and leaves priority and preemption to the plan), the
+instead of an interface, an address on another segment is ``{"address": A,
+"segment": S}``, and priority and preemption are left to the plan), the
 priority strategy and the conntrack sync link. Each member adds only what
 differs: its addresses per segment, its place in the preference order, an
 interface named differently on it, or group settings of its own (a health-check
@@ -102,12 +103,36 @@ def _plan_input(
         if segment is None:
             problems.append((f"{where}.segment", "is required: the segment (link) of the group"))
             continue
-        planned = {"segment": segment, "address": spec.get("address")}
+        planned = {"segment": segment, "address": _address_texts(spec.get("address"))}
         if spec.get("vrid") is not None:
             planned["vrid"] = spec["vrid"]
         if name in sync_of:
             planned["sync_group"] = sync_of[name]
         out[str(name)] = planned
+    return out
+
+
+def _address_texts(entries: Any) -> Any:
+    """The addresses of an ``address`` list as text, whatever interface or segment an
+    entry names (the plan needs the addresses only)."""
+    if not isinstance(entries, (list, tuple)):
+        return entries
+    return [e.get("address") if isinstance(e, Mapping) else e for e in entries]
+
+
+def _placed(entries: Any, segments: Mapping[str, Any], member: Mapping[str, Any]) -> Any:
+    """``{"address": A, "segment": S}`` entries -> ``{"address": A, "interface": Y}``
+    with the member's interface Y on segment S; other entries as they are."""
+    if not isinstance(entries, (list, tuple)):
+        return entries
+    out = []
+    for entry in entries:
+        if isinstance(entry, Mapping) and "segment" in entry:
+            placed = {k: v for k, v in entry.items() if k != "segment"}
+            placed["interface"] = _interface(str(entry["segment"]), segments, member)
+            out.append(placed)
+        else:
+            out.append(entry)
     return out
 
 
@@ -273,6 +298,10 @@ def _member_config(
             _segment_of(spec) or "", segments, node, spec.get("interface")
         )
         group.update(planned.get(name, {}))
+        if "address" in group:
+            group["address"] = _placed(group["address"], segments, node)
+        if "excluded_address" in group:
+            group["excluded_address"] = _placed(group["excluded_address"], segments, node)
         out_groups[name] = group
     config: dict[str, Any] = {"vrrp": {"groups": out_groups}}
     if sync_groups:

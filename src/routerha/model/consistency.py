@@ -181,14 +181,19 @@ class Member:
 
 
 def load_member(
-    data: str | Mapping[str, Any], kind: str = "auto", source: str = "<member>"
+    data: str | Mapping[str, Any],
+    kind: str = "auto",
+    source: str = "<member>",
+    config_id: str | None = None,
 ) -> Member:
     """Read one router's configuration for :func:`check_members`.
 
     ``data`` is native text (``kind`` one of KINDS), routerhad's model as a mapping or
     JSON text (``kind="routerha"``), and ``kind="auto"`` tells them apart (a mapping
     or text starting with ``{`` is the model). Semantic problems do not raise: they
-    come back in ``Member.semantic``. Raises NativeParseError (a ConfigError) naming
+    come back in ``Member.semantic``. ``config_id`` names the router for keepalived's
+    conditional lines (``@ID ...``, keepalived's -i); without one they are left out
+    and reported in ``Member.warnings``. Raises NativeParseError (a ConfigError) naming
     ``source`` and, where there is one, the line; ValueError for an unknown kind.
     """
     if kind not in MEMBER_KINDS:
@@ -207,7 +212,7 @@ def load_member(
         raise ValueError(f"a {kind} configuration is text, not {type(data).__name__}")
     found: list[SemanticProblem] = []
     warnings: list[str] = []
-    config = parse_native(data, kind, source, warnings, found)
+    config = parse_native(data, kind, source, warnings, found, config_id)
     addresses: dict[str, tuple[IPInterface, ...]] = {}
     for ifname, values in native_interface_addresses(data, kind, source).items():
         parsed = []
@@ -626,6 +631,35 @@ def _check_addresses(report: _Report, cluster: GroupCluster) -> None:
             "takeover moves other addresses than the master held",
             "configure the same virtual addresses on every member",
         )
+        return
+    placed = _values(
+        cluster,
+        lambda g: frozenset(
+            (a, g.interface_of(a)) for a in g.address + g.excluded_address if g.interface_of(a)
+        ),
+    )
+    if len(set(placed.values())) > 1:
+        report.add(
+            "address-mismatch",
+            cluster.name,
+            cluster.path("address"),
+            list(placed),
+            f"{cluster.label()}: the addresses are installed on different interfaces "
+            f"({_listing(placed, _placement)}): a takeover moves an address to another "
+            "interface than the master held it on",
+            "give every member the same interface for each address (address A interface Y, "
+            "keepalived's A dev Y)",
+        )
+
+
+def _placement(placed: frozenset[tuple[Any, str]]) -> str:
+    if not placed:
+        return "all on the group's interface"
+    return ", ".join(f"{a} on {ifname}" for a, ifname in sorted(placed, key=_placed_order))
+
+
+def _placed_order(item: tuple[Any, str]) -> tuple[int, Any, str]:
+    return (item[0].version, item[0], item[1])
 
 
 def _check_priorities(report: _Report, cluster: GroupCluster) -> None:

@@ -73,11 +73,23 @@ def _track(track: Track) -> dict[str, Any]:
     return out
 
 
+def _addresses(group: VrrpGroup, addresses: tuple[Any, ...]) -> list[Any]:
+    """Addresses as text, those on another interface as ``{"address", "interface"}``."""
+    out: list[Any] = []
+    for address in addresses:
+        other = group.interface_of(address)
+        out.append(str(address) if other is None else {"address": str(address), "interface": other})
+    return out
+
+
 def _group(group: VrrpGroup) -> dict[str, Any]:
-    out = _fields(group, skip=("name",))
+    out = _fields(group, skip=("name", "address_interface"))
     out["version"] = group.version
-    for name in ("interface", "vrid", "address"):
+    for name in ("interface", "vrid"):
         out[name] = _plain(getattr(group, name))
+    out["address"] = _addresses(group, group.address)
+    if group.excluded_address:
+        out["excluded_address"] = _addresses(group, group.excluded_address)
     return out
 
 

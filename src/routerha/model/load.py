@@ -33,8 +33,10 @@ from .conntrack_sync import (
 )
 from .errors import ConfigError
 from .vrrp import (
+    MAX_WEIGHT,
     OWNER_PRIORITY,
     PASSWORD_OCTETS,
+    AddressInterface,
     Authentication,
     AuthType,
     Config,
@@ -238,6 +240,42 @@ def _authentication(node: _Node) -> Authentication | None:
     return Authentication(type=auth_type, password=password, accept=tuple(accept))
 
 
+def _weight(node: _Node) -> int | None:
+    """A tracking weight in keepalived's range; 0 is keepalived's "no weight" (FAULT)."""
+    return node.integer("weight", None, -MAX_WEIGHT, MAX_WEIGHT) or None
+
+
+def _addresses(
+    node: _Node, name: str, interface: str | None
+) -> tuple[tuple[ipaddress.IPv4Interface | ipaddress.IPv6Interface, ...], list[AddressInterface]]:
+    """``address`` / ``excluded_address``: each entry ``"A[/len]"`` or ``{"address":
+    "A[/len]", "interface": "Y"}`` (VyOS's ``address A interface Y``). An interface
+    equal to the group's own says nothing more and is not kept."""
+    out = []
+    placed: list[AddressInterface] = []
+    for i, item in enumerate(node.listing(name)):
+        path = f"{node.key(name)}[{i}]"
+        other = None
+        value = item
+        if isinstance(item, dict):
+            entry = _Node(item, path, node.problems)
+            value = entry.get("address")
+            other = entry.string("interface")
+            entry.finish()
+            if value is None:
+                node.problems.add(path, "needs an address")
+                continue
+        try:
+            address = _interface(value)
+        except (TypeError, ValueError):
+            node.problems.add(path, f"{value!r} is not an IP address with optional /prefix")
+            continue
+        out.append(address)
+        if other is not None and other != interface:
+            placed.append(AddressInterface(address=address, interface=other))
+    return tuple(out), placed
+
+
 def _track(node: _Node) -> Track:
     tracked = []
     for i, item in enumerate(node.listing("interface")):
@@ -247,7 +285,7 @@ def _track(node: _Node) -> Track:
             continue
         entry = _Node(item, path, node.problems)
         name = entry.string("name")
-        weight = entry.integer("weight", None, -254, 254)
+        weight = _weight(entry)
         entry.finish()
         if name is None:
             node.problems.add(path, "needs a name")
@@ -267,7 +305,7 @@ def _health_check(node: _Node) -> HealthCheck | None:
         ping=node.address("ping"),
         interval=node.integer("interval", 60, 1, MAX_CHECK_INTERVAL),
         failure_count=node.integer("failure_count", 3, 1, 1000),
-        weight=node.integer("weight", None, -254, 254),
+        weight=_weight(node),
     )
     node.finish()
     if (check.script is None) == (check.ping is None):
@@ -324,7 +362,8 @@ def _group(name: str, node: _Node) -> VrrpGroup | None:
     vrid = node.integer("vrid", None, 1, 255)
     if vrid is None and "vrid" not in node.data:
         node.problems.add(node.key("vrid"), "is required")
-    addresses = node.parsed_list("address", _interface, "an IP address with optional /prefix")
+    addresses, placed = _addresses(node, "address", interface)
+    excluded, placed_excluded = _addresses(node, "excluded_address", interface)
     if not addresses and node.data.get("address") is None:
         node.problems.add(node.key("address"), "is required: at least one virtual address")
     families = {a.version for a in addresses}
@@ -373,7 +412,8 @@ def _group(name: str, node: _Node) -> VrrpGroup | None:
         health_check=_health_check(node.child("health_check")),
         transition_script=_transition_scripts(node.child("transition_script")),
         garp=_garp(node.child("garp")),
-        excluded_address=node.parsed_list("excluded_address", _interface, "an IP address"),
+        excluded_address=excluded,
+        address_interface=(*placed, *placed_excluded),
         description=node.string("description"),
         disable=node.boolean("disable", False),
     )

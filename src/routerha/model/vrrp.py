@@ -50,16 +50,35 @@ class Authentication:
         return (self.password, *(p for p in self.accept if p != self.password))
 
 
+#: keepalived's range of a tracking weight (track_interface, track_script, vrrp_script).
+MAX_WEIGHT = 253
+
+
 @dataclass(frozen=True)
 class TrackedInterface:
-    """An interface whose link state moves the group.
+    """An interface whose link state moves the group, with keepalived's weights.
 
-    With a weight, a down link adds the weight (usually negative) to the priority;
-    without one, a down link puts the group into FAULT.
+    Without a weight (keepalived's weight 0) a down link puts the group into FAULT.
+    A positive weight is added to the priority while the link is up, a negative one
+    while it is down; either way the link's state no longer means FAULT.
     """
 
     name: str
     weight: int | None = None
+
+
+@dataclass(frozen=True)
+class AddressInterface:
+    """An address of a group installed on another interface than the group's:
+    VyOS ``address A interface Y``, keepalived ``virtual_ipaddress { A dev Y }``.
+
+    It is advertised like the group's other addresses (an ``address``; an
+    ``excluded_address`` is not) and comes and goes with the group's MASTER state,
+    announced on ``interface`` with that interface's own MAC address.
+    """
+
+    address: IPInterface
+    interface: str
 
 
 @dataclass(frozen=True)
@@ -72,7 +91,12 @@ class Track:
 @dataclass(frozen=True)
 class HealthCheck:
     """A script (or ping) run every ``interval`` seconds; ``failure_count`` failures in a
-    row mean FAULT, or add ``weight`` to the priority when one is given."""
+    row make it failed, one success healthy again.
+
+    Without a weight (keepalived's weight 0) failed means FAULT. With one, as in
+    keepalived: a positive weight is added to the priority while the check is
+    healthy, a negative one while it is failed.
+    """
 
     script: str | None = None
     ping: IPAddress | None = None
@@ -132,6 +156,10 @@ class VrrpGroup:
     garp: Garp = field(default_factory=Garp)
     #: Addresses installed with the group but not advertised (another family, say).
     excluded_address: tuple[IPInterface, ...] = ()
+    #: The addresses (of ``address`` or ``excluded_address``) that live on another
+    #: interface than ``interface``, in the order written; every other address is
+    #: installed on the group's interface (its macvlan under rfc3768_compatibility).
+    address_interface: tuple[AddressInterface, ...] = ()
     description: str | None = None
     disable: bool = False
 
@@ -151,6 +179,18 @@ class VrrpGroup:
     @property
     def advertised_addresses(self) -> tuple[IPAddress, ...]:
         return tuple(iface.ip for iface in self.address)
+
+    def interface_of(self, address: IPInterface) -> str | None:
+        """The other interface ``address`` is installed on; None: the group's own."""
+        for placed in self.address_interface:
+            if placed.address == address:
+                return placed.interface
+        return None
+
+    @property
+    def other_interfaces(self) -> tuple[str, ...]:
+        """The interfaces besides the group's that carry some of its addresses."""
+        return tuple(dict.fromkeys(placed.interface for placed in self.address_interface))
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,8 @@ def detect_kind(text: str) -> str:
     """Which of KINDS ``text`` is, judged by its first meaningful line.
 
     Set lines begin with a command (``set``, ``edit``...); keepalived.conf with one of
-    its root keywords (``global_defs``, ``vrrp_instance``...) or an underscored word;
+    its root keywords (``global_defs``, ``vrrp_instance``...), an underscored word, a
+    conditional line (``@ID ...``) or a parameter (``$NAME=...``);
     config.boot with a node opening a block (``interfaces {``). Raises
     NativeParseError when none fits.
     """
@@ -64,6 +65,8 @@ def detect_kind(text: str) -> str:
         line = raw.strip()
         if not line or line[0] in "#!" or line.startswith("//"):
             continue
+        if line.startswith(("@", "$")):
+            return "keepalived"  # a conditional line or a parameter: keepalived only
         first = line.split()[0].strip("{")
         if first in _SET_COMMANDS:
             return "vyos-set"
@@ -96,13 +99,16 @@ def parse_native(
     source: str = "<string>",
     warnings: list[str] | None = None,
     semantic: list[SemanticProblem] | None = None,
+    config_id: str | None = None,
 ) -> Config:
     """Parse a native configuration of ``kind`` (one of KINDS; None: detect it).
 
-    keepalived's warnings (keywords the model has no place for) are appended to
-    ``warnings`` when a list is given. With a ``semantic`` list, the model is built
-    despite semantic problems, which are appended to it (see
-    ``vyos_set.parse_set_lines``). Raises NativeParseError.
+    keepalived's warnings (keywords the model has no place for, conditional lines
+    left out) are appended to ``warnings`` when a list is given. With a ``semantic``
+    list, the model is built despite semantic problems, which are appended to it
+    (see ``vyos_set.parse_set_lines``). ``config_id``: the router a keepalived.conf
+    is read for (keepalived's -i; see ``keepalived.parse_keepalived``). Raises
+    NativeParseError.
     """
     if kind is None:
         kind = _detect(text, source)
@@ -111,7 +117,7 @@ def parse_native(
     if kind == "config-boot":
         return parse_config_boot(text, source, semantic)
     if kind == "keepalived":
-        config, found = parse_keepalived(text, source, semantic)
+        config, found = parse_keepalived(text, source, semantic, config_id)
         if warnings is not None:
             warnings.extend(found)
         return config

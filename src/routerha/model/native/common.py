@@ -234,3 +234,20 @@ def text_value(text: str) -> Any:
 def is_ipv6_text(value: Any) -> bool:
     """Whether an address as written is IPv6 (decides the VRRP version default)."""
     return isinstance(value, str) and ":" in value
+
+
+def place_address(
+    draft: Draft, keys: Keys, address: str, interface: str, line: int, text: str
+) -> None:
+    """Put ``address`` of the list at ``keys`` (a group's ``address`` or
+    ``excluded_address``) on ``interface``: its entry becomes ``{"address",
+    "interface"}``, the form load_config reads (VyOS ``address A interface Y``,
+    keepalived ``A dev Y``). The address must be in the list already."""
+    values = draft.get(keys, [])
+    for index, entry in enumerate(values):
+        written = entry["address"] if isinstance(entry, dict) else entry
+        if written == address:
+            values[index] = {"address": address, "interface": interface}
+            draft.lines[f"{key_path(keys)}[{index}].interface"] = line
+            draft.texts.setdefault(line, text)
+            return

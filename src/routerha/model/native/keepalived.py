@@ -3,33 +3,48 @@
 Accepted input: keepalived's block syntax (``keyword [values] {`` ... ``}``, braces
 may also sit on a line of their own or hold a one-line list), values bare or
 ``"double quoted"``, comments from ``#`` or ``!`` at a word start to the line end.
+Before that, each line goes through keepalived's own rewrites (:func:`preprocess`):
+conditional lines ``@ID ...`` / ``@^ID ...`` are kept or dropped for a config id
+(keepalived -i; without one they are left out with a warning each), and parameters
+``$NAME=VALUE`` are substituted where ``$NAME`` / ``${NAME}`` is used
+(:mod:`keepalived_lines`).
 
 Read into the model:
 
 * ``vrrp_instance NAME``: the group NAME. ``state``, ``interface``,
   ``virtual_router_id``, ``priority``, ``advert_int``, ``authentication { auth_type
   PASS|AH; auth_pass X }``, ``virtual_ipaddress`` / ``virtual_ipaddress_excluded``
-  (``ADDR[/len] [dev IF] [label ...]...``), ``nopreempt`` / ``preempt``,
-  ``preempt_delay``, ``version``, ``use_vmac [NAME]`` (rfc3768-compatibility),
-  ``unicast_src_ip`` / ``mcast_src_ip`` (hello source), ``unicast_peer { ... }``,
-  ``track_interface { IF [weight -N] }``, ``dont_track_primary``, ``track_script {
-  NAME [weight -N] }`` (one, as the health check), ``notify_master`` / ``_backup`` /
-  ``_fault`` / ``_stop``, ``garp_master_delay`` / ``_repeat`` / ``_refresh`` /
-  ``_refresh_repeat``, ``native_ipv6``;
-* ``vrrp_sync_group NAME { group { A B } notify_* track_script }``;
+  (``ADDR[/len] [dev IF] [brd X] [scope S] [label L] ...``: ``dev`` another than
+  the instance's interface is ``address_interface``; the other options only shape
+  how the kernel holds the address and are warned about), ``nopreempt`` /
+  ``preempt``, ``preempt_delay``, ``version``, ``use_vmac [NAME]``
+  (rfc3768-compatibility), ``unicast_src_ip`` / ``mcast_src_ip`` (hello source),
+  ``unicast_peer { ... }``, ``track_interface { IF [weight N] }``,
+  ``dont_track_primary``, ``track_script { NAME [weight N] }`` (one, as the health
+  check), ``notify_master`` / ``_backup`` / ``_fault`` / ``_stop``,
+  ``garp_master_delay`` / ``_repeat`` / ``_refresh`` / ``_refresh_repeat``,
+  ``native_ipv6``;
+* ``vrrp_sync_group NAME { group { A B } notify_* track_script
+  sync_group_tracking_weight }``;
 * ``vrrp_script NAME { script; interval; fall; weight }`` for the health checks;
 * ``global_defs { vrrp_version; vrrp_garp_* }`` as defaults.
 
-keepalived's own start-up rules are applied: ``state MASTER`` without ``priority``
-means priority 255 (otherwise ``state`` is only a start hint), and ``state MASTER``
-clears ``nopreempt`` and ``preempt_delay``, as does priority 255 ``nopreempt``.
+keepalived's own rules are applied: ``state MASTER`` without ``priority`` means
+priority 255 (otherwise ``state`` is only a start hint), and ``state MASTER`` clears
+``nopreempt`` and ``preempt_delay``, as does priority 255 ``nopreempt``. Weights mean
+what they mean to keepalived, which is the model's meaning: positive added while the
+interface is up or the script succeeds, negative while down or failing, 0 FAULT; a
+member of a sync group without ``sync_group_tracking_weight`` tracks its interfaces
+unweighted and ignores weighted scripts, and the address owner ignores both (each
+with a warning).
 
 Keywords the model has no place for are returned as warnings, not errors: keepalived
-has hundreds. Errors (NativeParseError, naming the line): malformed syntax
-(unbalanced braces, unclosed quotes), ``include`` (not followed), ``$VARIABLE``
-definitions and ``@`` conditionals, bad values, and settings whose meaning the model
-would change (a positive tracking weight raises the priority while *up*; an address on
-another interface than the instance's).
+has hundreds (``track_file``, ``track_process`` and ``track_bfd`` among them, which
+move the priority: their warnings say so). Errors (NativeParseError, naming the
+line): malformed syntax (unbalanced braces, unclosed quotes), ``include`` (not
+followed: this reads text, not a file system), an undefined ``$NAME`` as a keyword,
+multi-line parameter definitions, ``~SEQ``/``~LST``, bad values, and what the model
+cannot say: ``weight ... reverse``, more than one tracked script per group.
 """
 
 from __future__ import annotations
@@ -45,8 +60,11 @@ from .common import (
     SemanticProblem,
     integer,
     is_ipv6_text,
+    key_path,
     number,
+    place_address,
 )
+from .keepalived_lines import preprocess
 
 _AUTH_TYPES = {"PASS": "plaintext-password", "AH": "ah"}
 
@@ -65,6 +83,15 @@ _VALUES: dict[str, tuple[Keys, Callable[[str], Any]]] = {
     "garp_master_refresh": (("garp", "master_refresh"), integer),
     "garp_master_refresh_repeat": (("garp", "master_refresh_repeat"), integer),
 }
+
+#: keepalived's address options that take a value, and the valueless ones.
+_ADDRESS_VALUED = frozenset({"dev", "scope", "broadcast", "brd", "label", "peer", "preferred_lft"})
+_ADDRESS_FLAGS = frozenset(
+    {"home", "-nodad", "mngtmpaddr", "noprefixroute", "autojoin", "no_track", "use_vmac"}
+)
+
+#: keepalived's trackers the model cannot hold (it has interfaces and one script).
+_OTHER_TRACKERS = frozenset({"track_file", "track_process", "track_bfd", "track_src_ip"})
 
 _NOTIFY = {f"notify_{state}": state for state in ("master", "backup", "fault", "stop")}
 
@@ -129,14 +156,20 @@ def tokens(line: str, lineno: int, source: str) -> list[tuple[str, str]]:
     return out
 
 
-def read_blocks(text: str, source: str = "<string>") -> list[Block]:
-    """The statement tree of a keepalived.conf. Raises NativeParseError on unbalanced
-    braces (naming the unclosed ``{`` or the stray ``}``) and unclosed quotes."""
+def read_blocks(
+    text: str,
+    source: str = "<string>",
+    config_id: str | None = None,
+    warnings: list[str] | None = None,
+) -> list[Block]:
+    """The statement tree of a keepalived.conf (its lines as
+    :func:`keepalived_lines.preprocess` gives them). Raises NativeParseError on unbalanced braces (naming the unclosed ``{`` or
+    the stray ``}``) and unclosed quotes."""
     root: list[Block] = []
     current = root
     stack: list[tuple[Block, list[Block]]] = []
-    for lineno, raw in enumerate(text.split("\n"), start=1):
-        stripped = raw.strip()
+    for lineno, raw in preprocess(text, source, config_id, warnings):
+        stripped = raw
         words: list[str] = []
         for kind, token in tokens(raw, lineno, source):
             if kind == "word":
@@ -190,7 +223,8 @@ class _Instance:
     state: str | None = None
     nopreempt: Block | None = None
     track_scripts: list[Block] = field(default_factory=list)
-    dev: list[tuple[str, str, Block]] = field(default_factory=list)
+    #: Addresses given with ``dev``: (their list's keys, address, interface, entry).
+    dev: list[tuple[Keys, str, str, Block]] = field(default_factory=list)
 
 
 class _Reader:
@@ -203,6 +237,8 @@ class _Reader:
         self.garp: dict[str, tuple[Any, Block]] = {}
         self.instances: list[_Instance] = []
         self.sync_scripts: list[tuple[Keys, str, Block]] = []
+        #: Instance -> (its vrrp_sync_group, whether that sets sync_group_tracking_weight).
+        self.sync_member: dict[str, tuple[str, bool]] = {}
 
     def warn(self, block: Block, message: str) -> None:
         self.warnings.append(f"{self.source}:{block.line}: {message}")
@@ -234,7 +270,8 @@ class _Reader:
         return block.children
 
     def forbid_special(self, blocks: list[Block]) -> None:
-        """``include``, ``$VAR=`` and ``@cond`` change what the file says: refuse them."""
+        """``include`` and an undefined ``$NAME`` as a keyword: what the file says
+        cannot be known (definitions and ``@`` conditions are applied by keepalived_lines)."""
         for block in blocks:
             keyword = block.keyword
             if keyword == "include":
@@ -244,9 +281,9 @@ class _Reader:
                     "configuration inline",
                 )
             elif keyword.startswith("$"):
-                self.error(block, "keepalived parameter definitions ($NAME=...) are not supported")
-            elif keyword.startswith("@"):
-                self.error(block, "keepalived conditional lines (@...) are not supported")
+                self.error(
+                    block, f"{keyword}: no parameter of that name is defined before this line"
+                )
             if block.children:
                 self.forbid_special(block.children)
 
@@ -311,9 +348,18 @@ class _Reader:
         self.scripts[block.args[0]] = script
 
     def weight(self, block: Block, args: list[str]) -> int | None:
-        """A tracking weight: negative (subtract when down) or 0 (FAULT when down)."""
+        """A tracking weight with keepalived's meaning, which is the model's: positive
+        counts while up/succeeding, negative while down/failing, 0 means FAULT. The
+        range (-253..253) is the model's to check. ``reverse`` turns the direction
+        round, which the model cannot say."""
+        if len(args) == 2 and args[1] == "noreverse":
+            args = args[:1]  # keepalived's default direction
         if len(args) == 2 and args[1] == "reverse":
-            self.error(block, "weight ... reverse is not supported by routerha's model")
+            self.error(
+                block,
+                "weight ... reverse (a positive weight subtracted while up, a negative one "
+                "added while down) cannot be said in routerha's model",
+            )
             return None
         if len(args) != 1:
             self.error(block, f"weight takes one value in {block.text!r}")
@@ -321,14 +367,6 @@ class _Reader:
         value = integer(args[0])
         if not isinstance(value, int):
             self.error(block, f"weight {args[0]!r} is not a whole number")
-            return None
-        if value > 0:
-            self.error(
-                block,
-                f"weight {value}: keepalived adds a positive weight while the tracked item is "
-                "up; routerha's model adds a weight when it fails, so this cannot be "
-                "represented (use a negative weight and a higher priority)",
-            )
             return None
         return value
 
@@ -397,11 +435,24 @@ class _Reader:
         elif keyword == "unicast_peer":
             for entry in self.items(item):
                 draft.append((*base, "peer_address"), entry.words[0], entry.line, entry.text)
+                if entry.args:
+                    self.warn(
+                        entry,
+                        f"unicast_peer {entry.words[0]}: {' '.join(entry.args)} is not part of "
+                        "the model (the peer is read without it)",
+                    )
         elif keyword == "track_interface":
             for entry in self.items(item):
                 self.track_interface(base, entry)
         elif keyword == "track_script":
             instance.track_scripts.extend(self.items(item))
+        elif keyword in _OTHER_TRACKERS:
+            self.warn(
+                item,
+                f"vrrp_instance {instance.name}: {keyword}: keepalived moves the priority (or "
+                "goes FAULT) with it, routerha's model has no place for it: this router's "
+                "priority and faults are read without it",
+            )
         else:
             self.warn(item, f"vrrp_instance {instance.name}: {keyword} is not part of the model")
 
@@ -424,16 +475,59 @@ class _Reader:
                 self.warn(item, f"authentication {item.keyword} is not part of the model")
 
     def address(self, instance: _Instance, keys: Keys, entry: Block) -> None:
-        """``ADDR[/len] [dev IF] [brd X] [scope S] [label L] ...``: the address; ``dev``
-        is checked against the instance's interface once that is known."""
+        """``ADDR[/len] [dev IF] [brd X] [scope S] [label L] ...`` as keepalived reads
+        it: the address, on ``dev`` when given (placed once the instance is read); the
+        options that only shape how the kernel holds it are warned about."""
         if entry.children is not None:
             self.error(entry, "an address entry takes no { } block")
             return
-        self.draft.append(keys, entry.words[0], entry.line, entry.text)
+        address = entry.words[0]
         options = entry.args
-        for i, word in enumerate(options[:-1]):
-            if word == "dev":
-                instance.dev.append((entry.words[0], options[i + 1], entry))
+        dev: str | None = None
+        i = 0
+        while i < len(options):
+            option = options[i]
+            if option in _ADDRESS_VALUED:
+                if i + 1 >= len(options):
+                    self.error(entry, f"address {address}: {option} needs a value")
+                    return
+                value = options[i + 1]
+                if option == "dev":
+                    if dev is not None:
+                        self.error(entry, f"address {address}: dev is given twice")
+                        return
+                    dev = value
+                else:
+                    self.warn(
+                        entry,
+                        f"address {address}: {option} {value} is not part of routerha's model "
+                        "(routerhad installs the address without it)",
+                    )
+                i += 2
+                continue
+            if option == "no_track":
+                self.warn(
+                    entry,
+                    f"address {address}: no_track is not part of routerha's model (routerhad "
+                    "goes FAULT while the interface of an address on another interface is "
+                    "down, as keepalived does without no_track)",
+                )
+            elif option in _ADDRESS_FLAGS:
+                self.warn(
+                    entry,
+                    f"address {address}: {option} is not part of routerha's model "
+                    "(routerhad installs the address without it)",
+                )
+            else:
+                # keepalived: "Unknown configuration entry ... for ip address - ignoring".
+                self.warn(
+                    entry,
+                    f"address {address}: unknown option {option!r} ignored, as keepalived does",
+                )
+            i += 1
+        self.draft.append(keys, address, entry.line, entry.text)
+        if dev is not None:
+            instance.dev.append((keys, address, dev, entry))
 
     def track_interface(self, base: Keys, entry: Block) -> None:
         name, rest = entry.words[0], entry.args
@@ -485,16 +579,46 @@ class _Reader:
         for key, (value, item) in self.garp.items():
             if not draft.has((*base, "garp", key)):
                 draft.set((*base, "garp", key), value, item.line, item.text)
-        interface = draft.get((*base, "interface"))
-        for address, dev, entry in instance.dev:
-            if interface is not None and dev != interface:
-                self.error(
-                    entry,
-                    f"address {address} on dev {dev}, not the instance's interface {interface}: "
-                    "routerha's model puts every address of a group on the group's interface",
-                )
+        for keys, address, dev, entry in instance.dev:
+            place_address(draft, keys, address, dev, entry.line, entry.text)
         if instance.track_scripts:
             self.health_check(base, [(entry.words[0], entry) for entry in instance.track_scripts])
+        self.unweigh(instance, base)
+
+    def unweigh(self, instance: _Instance, base: Keys) -> None:
+        """keepalived's own rules for weights it will not use: a member of a sync group
+        (without ``sync_group_tracking_weight``) tracks interfaces unweighted (FAULT)
+        and ignores weighted scripts; the address owner ignores both."""
+        draft = self.draft
+        sync = self.sync_member.get(instance.name)
+        owner = draft.get((*base, "priority")) == 255
+        if owner:
+            why = "the address owner (priority 255)"
+        elif sync is not None and not sync[1]:
+            why = f"a member of vrrp_sync_group {sync[0]} without sync_group_tracking_weight"
+        else:
+            return
+        tracked = draft.get((*base, "track", "interface"), [])
+        for index, entry in enumerate(list(tracked)):
+            if not isinstance(entry, dict):
+                continue
+            line = draft.lines.get(f"{key_path((*base, 'track', 'interface'))}[{index}]")
+            what = "ignores" if owner else "tracks without its weight (FAULT when down)"
+            self.warnings.append(
+                f"{self.source}:{line}: track_interface {entry['name']} weight "
+                f"{entry['weight']}: keepalived {what} a weighted interface of {why}"
+            )
+            tracked[index] = None if owner else entry["name"]
+        if tracked:
+            tracked[:] = [entry for entry in tracked if entry is not None]
+        check = draft.get((*base, "health_check"))
+        if isinstance(check, dict) and check.get("weight"):
+            line = draft.lines.get(key_path((*base, "health_check")))
+            self.warnings.append(
+                f"{self.source}:{line}: track_script with weight {check['weight']}: keepalived "
+                f"ignores a weighted script of {why}"
+            )
+            del draft.node(base)["health_check"]
 
     def health_check(self, base: Keys, tracked: list[tuple[str, Block]]) -> None:
         """``track_script`` as the group's (or sync group's) one health check."""
@@ -547,11 +671,17 @@ class _Reader:
         self.draft.node(base)
         self.draft.note(base, block.line, block.text)
         self.draft.node(base)["member"] = []
-        for item in self.items(block, named=True):
+        items = self.items(block, named=True)
+        weighted = any(item.keyword == "sync_group_tracking_weight" for item in items)
+        for item in items:
             if item.keyword == "group":
                 for entry in self.items(item):
                     for member in entry.words:
                         self.draft.append((*base, "member"), member, entry.line, entry.text)
+                        self.sync_member.setdefault(member, (name, weighted))
+            elif item.keyword == "sync_group_tracking_weight":
+                if item.args or item.children is not None:
+                    self.error(item, "sync_group_tracking_weight takes no value")
             elif item.keyword in _NOTIFY:
                 if item.children is not None or not item.args:
                     self.error(item, f"{item.keyword} needs a script")
@@ -573,14 +703,20 @@ class _Reader:
 
 
 def parse_keepalived(
-    text: str, source: str = "<string>", semantic: list[SemanticProblem] | None = None
+    text: str,
+    source: str = "<string>",
+    semantic: list[SemanticProblem] | None = None,
+    config_id: str | None = None,
 ) -> tuple[Config, list[str]]:
     """Parse a keepalived.conf (see the module docstring) into the model.
 
     Returns the Config and warnings (``source:line: ...``) for keywords the model has
     no place for. Raises NativeParseError naming ``source``, the line number and what
-    is wrong. ``semantic``: as in vyos_set.parse_set_lines.
+    is wrong. ``semantic``: as in vyos_set.parse_set_lines. ``config_id``: the router
+    the file is read for, as keepalived's -i (its conditional lines ``@ID`` are
+    evaluated for it; without one they are left out, with a warning each).
     """
     reader = _Reader(source)
-    config = reader.run(read_blocks(text, source), semantic)
+    blocks = read_blocks(text, source, config_id, reader.warnings)
+    config = reader.run(blocks, semantic)
     return config, reader.warnings

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from ..conntrack_sync import DEFAULT_MCAST_GROUP, DEFAULT_PORT, EXPECT_HELPERS, ConntrackSync
 from ..errors import ConfigError
@@ -77,6 +78,8 @@ class Dialect:
     address_tag: bool  # a tag node (printed bare) rather than a multi leaf
     excluded: str | None  # the node of excluded addresses, if any
     excluded_tag: bool
+    #: ``address A interface Y``: an address on another interface (VyOS 1.4+).
+    address_interface: bool
     version3: bool  # VRRPv3 and IPv6
     track: bool
     garp: bool
@@ -108,6 +111,7 @@ DIALECTS = {
         address_tag=True,
         excluded="excluded-address",
         excluded_tag=True,
+        address_interface=True,
         version3=True,
         track=True,
         garp=True,
@@ -135,6 +139,7 @@ DIALECTS = {
         address_tag=True,
         excluded="virtual-address-excluded",
         excluded_tag=False,
+        address_interface=False,
         version3=True,
         track=True,
         garp=True,
@@ -162,6 +167,7 @@ DIALECTS = {
         address_tag=False,
         excluded=None,
         excluded_tag=False,
+        address_interface=False,
         version3=False,
         track=False,
         garp=False,
@@ -463,14 +469,30 @@ class _Renderer:
                 f"group, not {len(g.address)}",
             )
         for address in g.address:
-            self.tag_or_leaf((*base, self.d.address), str(address), self.d.address_tag, where)
+            self.address(g, (*base, self.d.address), address, self.d.address_tag, where)
         if not g.excluded_address:
             return
         if self.d.excluded is None:
             self.cannot(where, "has no excluded addresses (excluded_address)")
             return
         for address in g.excluded_address:
-            self.tag_or_leaf((*base, self.d.excluded), str(address), self.d.excluded_tag, where)
+            self.address(g, (*base, self.d.excluded), address, self.d.excluded_tag, where)
+
+    def address(self, g: VrrpGroup, path: Path, address: Any, tag: bool, where: str) -> None:
+        """One address; on another interface ``address A interface Y`` (the tag alone
+        is not printed then: something is below it)."""
+        other = g.interface_of(address)
+        if other is None:
+            self.tag_or_leaf(path, str(address), tag, where)
+        elif not self.d.address_interface:
+            self.cannot(
+                where,
+                f"puts every address on the group's interface: {address} on {other} "
+                "(address_interface) cannot be said",
+                "use the vyos (1.4+) syntax, or routerhad",
+            )
+        elif self.name_ok(where, other):
+            self.add((*path, str(address), "interface"), other, where)
 
     def tag_or_leaf(self, path: Path, value: str, tag: bool, where: str) -> None:
         if tag:

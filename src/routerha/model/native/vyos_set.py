@@ -39,8 +39,9 @@ no authentication),
 ``ignore-address ipv4 X`` is ``ignore-address X``. Accepted and left out, having no
 place in the model and no effect on the peers: ``vrrp snmp``, ``global-parameters
 startup-delay``, conntrack-sync ``disable-syslog``. Refused, the model being unable to
-say them: an address on another interface than its group's, a second conntrack-sync
-interface or ``listen-address``, ``failover-mechanism cluster``.
+say them: a second conntrack-sync interface or ``listen-address``,
+``failover-mechanism cluster``. VyOS 1.4's ``address A interface Y`` (an address on
+another interface than its group's) is ``{"address": A, "interface": Y}``.
 
 Unknown nodes under VRRP or conntrack-sync are errors; every error names its line.
 config_boot flattens the curly-brace form into the same paths and uses
@@ -63,6 +64,7 @@ from .common import (
     integer,
     is_ipv6_text,
     number,
+    place_address,
     text_value,
 )
 
@@ -245,7 +247,9 @@ class Interpreter:
         self.global_garp: dict[str, tuple[Any, int, str]] = {}
         self.disable: Statement | None = None
         self.conntrack: Statement | None = None
-        self.address_interfaces: list[tuple[str, str, str, Statement]] = []
+        #: ``address A interface Y``: (the address list's keys, A, Y, where), applied
+        #: once every address is read (config.boot gives A before its interface).
+        self.address_interfaces: list[tuple[Keys, str, str, Statement]] = []
 
     # Entry points
 
@@ -287,15 +291,8 @@ class Interpreter:
                     draft.set((*base, "garp", key), value, line, text)
             if self.disable is not None:
                 draft.set((*base, "disable"), True, self.disable.line, self.disable.text)
-        for group_name, address, ifname, st in self.address_interfaces:
-            group_interface = draft.get(("vrrp", "groups", group_name, "interface"))
-            if group_interface is not None and ifname != group_interface:
-                draft.error(
-                    st.line,
-                    f"address {address} of group {group_name!r} is on interface {ifname}, not "
-                    f"the group's {group_interface}: routerha's model puts every address of a "
-                    "group on the group's interface, so this cannot be represented",
-                )
+        for keys, address, ifname, st in self.address_interfaces:
+            place_address(draft, keys, address, ifname, st.line, st.text)
         if self.conntrack is not None and not draft.has(("conntrack_sync", "startup_resync")):
             # VyOS writes "StartupResync off" unless startup-resync is configured.
             draft.set(
@@ -513,7 +510,7 @@ class Interpreter:
             return
         ifname = self._one_value(st, extra[1:], f"{label} {address} interface")
         if ifname is not None:
-            self.address_interfaces.append((base[-1], address, ifname, st))
+            self.address_interfaces.append(((*base, *node.key), address, ifname, st))
 
     def _legacy_sync_group(
         self, st: Statement, node: Node, base: Keys, values: tuple[str, ...], where: tuple[str, ...]

@@ -1,0 +1,1 @@
+../../../../src/routerha/model/native/keepalived_lines.py
