@@ -265,3 +265,19 @@ def test_garbage_raises_only_sync_error_and_changes_nothing(data):
         end.receive(data, 0.0)
     except SyncError:
         assert (end.expected, set(end.missing)) == before
+
+
+def test_the_per_entry_sequence_record_stays_bounded_and_protects_the_latest_states():
+    # Many entries changing within one window (a large table's bulk sync, or a flood
+    # of keys): the record keeps about ``max_unacked`` of them, the latest.
+    end = SyncProtocol(max_unacked=100, first_sequence=1)
+    peer = SyncProtocol(first_sequence=5000, window=10**6, payload_size=300)
+    for n in range(2000):
+        peer.update(n.to_bytes(4, "big"), b"state")
+    sends = [a.datagram for a in peer.flush(0.0)]
+    for datagram in sends:
+        end.receive(datagram, 0.0)
+        assert len(end.applied) <= end.max_unacked + 30  # a message's records at most
+    assert (1999).to_bytes(4, "big") in end.applied
+    # A late duplicate of the last message changes nothing.
+    assert not [a for a in end.receive(sends[-1], 0.0) if isinstance(a, Apply)]
