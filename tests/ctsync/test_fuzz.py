@@ -103,6 +103,8 @@ class Run:
         ]
         self.outcomes: collections.Counter[str] = collections.Counter()
         self.slowest = (0.0, "")
+        #: The most datagrams one received datagram made the receiver send.
+        self.most_sends = 0
 
     def stream(self, count: int) -> Iterator[tuple[str, bytes]]:
         """(label, datagram): ``count`` datagrams, valid ones and mutations of recent ones."""
@@ -297,6 +299,7 @@ def feed_receive(run: Run, datagram: bytes) -> str:
     assert len(p.missing) <= p.max_gap
     assert len(p.applied) <= 2 * p.max_unacked + len(carried)
     run.outcomes[f"sends {min(len(sends), 4)}{'+' if len(sends) >= 4 else ''}"] += 1
+    run.most_sends = max(run.most_sends, len(sends))
     return f"accepted {kind.name}"
 
 
@@ -348,6 +351,7 @@ def test_fuzz_sync_link_reader_refuses_only_with_sync_error(target):
         f"MEASURED fuzz {target.name}: {COUNT} datagrams (seed {SEED}) in {took:.1f} s; "
         f"mutations {dict(mutations)}; outcomes {dict(sorted(run.outcomes.items()))}; "
         f"slowest datagram {run.slowest[0] * 1000:.2f} ms ({run.slowest[1]}...)"
+        + (f"; most sent for one datagram {run.most_sends}" if run.most_sends else "")
     )
     for wanted in MUST_REACH[target.name]:
         assert any(o.startswith(wanted) for o in run.outcomes), (
