@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from routerha.ctsync.protocol import (
+    SEQ_MOD,
     Apply,
     BulkReceived,
     Op,
@@ -32,7 +33,12 @@ class Link:
         self.jitter = jitter
         self.duplicate = duplicate
         self.now = 0.0
-        self.ends = {"a": SyncProtocol(**options), "b": SyncProtocol(**options)}
+        # Sessions from the seeded generator, not the global one: a run is repeatable
+        # (the sessions decide where sequence numbers wrap round).
+        self.ends = {
+            name: SyncProtocol(first_sequence=self.rng.getrandbits(32), **options)
+            for name in ("a", "b")
+        }
         self.external = {"a": {}, "b": {}}
         self.events = {"a": [], "b": []}
         self.in_flight = []  # (arrival, to, datagram)
@@ -107,6 +113,18 @@ def test_latest_state_of_every_entry_arrives_despite_loss(loss, seed):
     assert not link.ends["a"].unacked
 
 
+def test_sequence_numbers_wrap_round_without_loss_of_state():
+    # Both sessions start just before 2**32: the sequence numbers wrap mid-run.
+    link = Link(loss=0.2, seed=11)
+    for name in ("a", "b"):
+        link.ends[name] = SyncProtocol(first_sequence=SEQ_MOD - 40)
+    truth = drive(link, 3000, 11)
+    link.run(link.now + 10)
+    assert link.ends["a"].next_seq < 40_000  # it did wrap
+    assert link.external["b"] == truth
+    assert not link.ends["a"].unacked
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_reordering_and_duplicates_do_not_confuse_it(seed):
     link = Link(loss=0.2, seed=seed, jitter=0.02, duplicate=0.1)
@@ -170,7 +188,7 @@ def test_bulk_sync_completes_only_when_every_message_arrived(loss):
 
 
 def test_messages_respect_the_payload_size():
-    end = SyncProtocol(payload_size=500)
+    end = SyncProtocol(payload_size=500, first_sequence=1)
     for i in range(100):
         end.update(f"key{i}".encode(), bytes(50))
     sends = [a for a in end.flush(0.0) if isinstance(a, Send)]
@@ -220,7 +238,7 @@ def test_changes_wait_while_the_window_is_shut_and_flow_when_it_opens():
 
 
 def test_unbounded_backlog_turns_into_a_bulk_sync():
-    end = SyncProtocol(max_unacked=100, window=1)
+    end = SyncProtocol(max_unacked=100, window=1, first_sequence=1)
     for i in range(50):
         end.update(f"key{i}".encode(), b"x")
     end.flush(0.0)  # the one message the window allows; the peer never answers
@@ -231,7 +249,7 @@ def test_unbounded_backlog_turns_into_a_bulk_sync():
 
 
 def test_a_bulk_sync_larger_than_the_backlog_limit_is_not_dropped():
-    end = SyncProtocol(max_unacked=100, window=1)
+    end = SyncProtocol(max_unacked=100, window=1, first_sequence=1)
     end.bulk([(f"e{i}".encode(), b"x") for i in range(1000)], 0.0)
     end.update(b"late", b"x")
     assert not any(isinstance(a, ResyncRequested) for a in end.flush(1.0))
@@ -241,9 +259,25 @@ def test_a_bulk_sync_larger_than_the_backlog_limit_is_not_dropped():
 @settings(max_examples=500, deadline=None)
 @given(st.binary(max_size=200))
 def test_garbage_raises_only_sync_error_and_changes_nothing(data):
-    end = SyncProtocol()
+    end = SyncProtocol(first_sequence=1)
     before = (end.expected, set(end.missing))
     try:
         end.receive(data, 0.0)
     except SyncError:
         assert (end.expected, set(end.missing)) == before
+
+
+def test_the_per_entry_sequence_record_stays_bounded_and_protects_the_latest_states():
+    # Many entries changing within one window (a large table's bulk sync, or a flood
+    # of keys): the record keeps about ``max_unacked`` of them, the latest.
+    end = SyncProtocol(max_unacked=100, first_sequence=1)
+    peer = SyncProtocol(first_sequence=5000, window=10**6, payload_size=300)
+    for n in range(2000):
+        peer.update(n.to_bytes(4, "big"), b"state")
+    sends = [a.datagram for a in peer.flush(0.0)]
+    for datagram in sends:
+        end.receive(datagram, 0.0)
+        assert len(end.applied) <= end.max_unacked + 30  # a message's records at most
+    assert (1999).to_bytes(4, "big") in end.applied
+    # A late duplicate of the last message changes nothing.
+    assert not [a for a in end.receive(sends[-1], 0.0) if isinstance(a, Apply)]

@@ -8,7 +8,7 @@ import socket
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routerha.ctsync.entry import IPS_CONFIRMED, Entry, Tuple
+from routerha.ctsync.entry import IPS_CONFIRMED, Entry, TcpInfo, Tuple
 from routerha.ctsync.kernel import (
     create_attrs,
     expectation_attrs,
@@ -16,7 +16,13 @@ from routerha.ctsync.kernel import (
     key_attrs,
 )
 from routerha.ctsync.nfct import CT_DELETE, CT_NEW, EXP_DELETE, EXP_NEW, ct_msg, exp_msg
-from routerha.ctsync.templates import Templates, _encode_pyroute2, restamp, restamp_all
+from routerha.ctsync.templates import (
+    MAX_TEMPLATES_PER_SHAPE,
+    Templates,
+    _encode_pyroute2,
+    restamp,
+    restamp_all,
+)
 from tests.ctsync.test_entry import entries
 
 from .test_convert import expectations
@@ -103,3 +109,23 @@ def test_restamp_all_is_restamp_of_each_and_the_last_flags_on_the_last():
     assert restamp_all(messages, 0x1, seqs, 0x4) == b"".join(want)
     assert restamp_all(messages[:1], 0x1, seqs, 0x4) == restamp(messages[0], 0x5, seqs[0])
     assert restamp_all([], 0x1, seqs, 0x4) == b""
+
+
+def test_a_new_helper_name_in_every_entry_does_not_grow_the_templates_without_bound():
+    # Helper names are part of a shape, and they come from the peer: one that sends
+    # a new name with every entry must not make every entry keep a template.
+    templates = Templates(ct_msg)
+    client, server = ipaddress.IPv4Address("10.1.1.25"), ipaddress.IPv4Address("198.51.100.25")
+    for n in range(3 * MAX_TEMPLATES_PER_SHAPE):
+        entry = Entry(
+            Tuple(client, server, 6, 1024 + n, 80),
+            Tuple(server, client, 6, 80, 1024 + n),
+            status=IPS_CONFIRMED,
+            timeout=100,
+            tcp=TcpInfo(3),
+            helper=f"helper{n}",
+        )
+        got, want = both(templates, ct_msg, socket.AF_INET, CT_NEW, 0, n, create_attrs(entry, 60))
+        assert got == want
+    held = sum(len(c.templates) for c in templates._compiled.values() if c is not None)
+    assert 0 < held <= MAX_TEMPLATES_PER_SHAPE

@@ -14,7 +14,10 @@ re-packing its own first message reproduced pyroute2's bytes exactly (otherwise
 that shape is always left to pyroute2).
 
 Strings other than addresses (a helper name) change a message's length, so
-their values are part of the shape.
+their values are part of the shape. Those come from the peer, so each shape
+keeps at most ``MAX_TEMPLATES_PER_SHAPE`` of them: a peer that sends a new
+helper name with every entry gets pyroute2's encoding, not one more template
+each (5,000 such entries held 22 MB of templates before the limit).
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ Packer = Union[struct.Struct, int]
 _IN_SHAPE = None
 #: A shape not seen yet (None in the table: a shape pyroute2 always encodes).
 _UNSEEN = object()
+#: Templates kept per shape (one per helper name, say: a handful in real tables).
+MAX_TEMPLATES_PER_SHAPE = 64
 
 
 @dataclass(frozen=True)
@@ -213,7 +218,8 @@ class Templates:
             else:
                 if compiled is None:
                     compiled = self._compiled[shape] = _Compiled(shaped, {})
-                if compiled.shaped == shaped:
+                full = len(compiled.templates) >= MAX_TEMPLATES_PER_SHAPE
+                if compiled.shaped == shaped and not full:
                     compiled.templates[tuple(values[i] for i in shaped)] = template
         return data
 

@@ -452,6 +452,10 @@ class ConntrackSyncService:
 
     async def after_master(self) -> None:
         """Once master: the committed entries are ours now; the peer gets them all."""
+        if not self.master:
+            # A backup again before this ran (a master for a moment): the external
+            # cache, maybe refilled by the peer's bulk sync already, is still needed.
+            return
         self.external.clear()
         self.prepared.clear()
         self._unprepared.clear()

@@ -560,7 +560,9 @@ class Service:
             self.loop.call_soon(self._in_order, ctsync.after_master())
         elif action.old is State.MASTER and action.new is not State.MASTER and self._ct_master:
             self._ct_master = False
-            ctsync.become_backup()
+            # Behind become_master, if that is still queued: it must not run after
+            # this and leave a backup committing its peer's entries as a master does.
+            self._in_order(_as_job(ctsync.become_backup))
 
     def _send(self, runtime: GroupRuntime, priority: int) -> None:
         group = runtime.group
