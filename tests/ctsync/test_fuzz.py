@@ -23,8 +23,11 @@ tests/wire/test_properties.py uses the same variable), from ROUTERHA_FUZZ_SEED
 
     ROUTERHA_FUZZ_EXAMPLES=100000 pytest -s tests/ctsync/test_fuzz.py
 
-Another layer that reads sync datagrams (the authentication's ``open``) is one
-more ``Target`` in ``TARGETS``.
+The authentication layer (``SyncAuth.receive``), which reads every datagram first,
+is fed the same stream sealed by a peer that completed the handshake with it,
+plus replays of sealed datagrams and of the peer's handshake: a datagram it passes
+on must be one the peer sealed, passed on once; a drop counts one reason and
+changes nothing else; an answer is never larger than what provoked it.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from routerha.ctsync import auth
 from routerha.ctsync import entry as ct
 from routerha.ctsync import expectation as cx
 from routerha.ctsync.kernel import (
@@ -82,11 +86,33 @@ SEED = int(os.environ.get("ROUTERHA_FUZZ_SEED", "14"))
 VALID_SHARE = 0.3
 
 
+class Sealing:
+    """A peer's authentication layer that completed the handshake with ``receiver``:
+    what it seals, and what the receiver must pass on (each once)."""
+
+    def __init__(self, rng: random.Random) -> None:
+        keys = auth.keys_from((1, b"fuzzing-sync-key-0123"), [(2, b"fuzzing-sync-key-next")])
+        self.sender = auth.SyncAuth(keys, random=rng.randbytes)
+        self.receiver = auth.SyncAuth(keys, random=rng.randbytes)
+        self.handshake = self.sender.start(0.0)
+        answer = self.receiver.receive(self.handshake[0], 0.0)
+        assert answer.send and self.sender.receive(answer.send[0], 0.0).dropped is None
+        self.sealed: set[bytes] = set()
+        self.delivered: set[bytes] = set()
+
+    def seal(self, inner: bytes) -> bytes:
+        (datagram,) = self.sender.seal(inner, 0.0)
+        self.sealed.add(datagram)
+        return datagram
+
+
 class Run:
     """One seeded stream and the receiver it is fed to."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, sealed: bool = False) -> None:
         self.rng = random.Random(seed)
+        #: With ``sealed``, valid datagrams go out sealed (the authentication target).
+        self.sealing = Sealing(self.rng) if sealed else None
         self.peer = Peer(self.rng)
         # Small limits, so that their paths (resync on a large gap, forgetting old
         # sequence numbers, a shut window) are reached within a few thousand datagrams.
@@ -113,8 +139,13 @@ class Run:
         for _ in range(count):
             if self.rng.random() < VALID_SHARE or not recent:
                 datagram = next(valid)
+                if self.sealing is not None:
+                    datagram = self.sealing.seal(datagram)
                 recent.append(datagram)
                 yield "valid", datagram
+            elif self.sealing is not None and self.rng.random() < 0.1:
+                # A replay as it was captured: a sealed datagram, or the peer's REQUEST.
+                yield "replay", self.rng.choice([*recent, *self.sealing.handshake])
             else:
                 yield self.mutator.mutate(self.rng.choice(recent))
 
@@ -135,6 +166,8 @@ class Target:
     name: str
     #: Feeds one datagram; the outcome, for the statistics (a drop raises SyncError).
     feed: Callable[[Run, bytes], str]
+    #: The stream as the authentication layer receives it: sealed.
+    sealed: bool = False
 
 
 def feed_parse(run: Run, datagram: bytes) -> str:
@@ -303,7 +336,31 @@ def feed_receive(run: Run, datagram: bytes) -> str:
     return f"accepted {kind.name}"
 
 
-#: Every layer that reads sync-link octets; a new one (authentication) goes here.
+def feed_auth(run: Run, datagram: bytes) -> str:
+    sealing = run.sealing
+    assert sealing is not None
+    layer = sealing.receiver
+    before = (dict(layer.drops), layer.counters["opened"], layer.current, dict(layer.pending))
+    got = layer.receive(datagram, run.now)
+    for answer in got.send:
+        assert len(answer) <= len(datagram), "an answer larger than what provoked it"
+    assert len(got.send) <= 1
+    if got.dropped is not None:
+        drops = dict(before[0])
+        drops[got.dropped] += 1
+        assert layer.drops == drops, "a drop counted something else too"
+        assert (layer.counters["opened"], layer.current) == before[1:3], "a drop changed state"
+        return f"dropped: {got.dropped}"
+    if got.inner is None:
+        return "handshake answered" if got.send else "handshake taken"
+    assert datagram in sealing.sealed, "passed on what the peer never sealed"
+    assert datagram not in sealing.delivered, "passed on the same datagram twice"
+    sealing.delivered.add(datagram)
+    assert datagram.startswith(got.inner)
+    return "delivered"
+
+
+#: Every layer that reads sync-link octets.
 TARGETS = [
     Target("protocol.parse", feed_parse),
     Target("protocol.records", feed_records),
@@ -311,6 +368,7 @@ TARGETS = [
     Target("expectation.decode", feed_expectation_decode),
     Target("kernel.prepare", feed_kernel_prepare),
     Target("SyncProtocol.receive", feed_receive),
+    Target("SyncAuth.receive", feed_auth, sealed=True),
 ]
 
 #: Outcomes each target must reach within the default count: the stream gets through
@@ -322,12 +380,20 @@ MUST_REACH = {
     "expectation.decode": ("decoded", "refused"),
     "kernel.prepare": ("prepared", "refused"),
     "SyncProtocol.receive": ("accepted DATA", "accepted NACK", "dropped"),
+    "SyncAuth.receive": (
+        "delivered",
+        "dropped: bad_mac",
+        "dropped: replayed",
+        "dropped: unauthenticated",
+        "dropped: unknown_key",
+        "dropped: rate_limited",
+    ),
 }
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.name)
 def test_fuzz_sync_link_reader_refuses_only_with_sync_error(target):
-    run = Run(SEED)
+    run = Run(SEED, sealed=target.sealed)
     started = time.perf_counter()
     mutations: collections.Counter[str] = collections.Counter()
     for number, (label, datagram) in enumerate(run.stream(COUNT)):
