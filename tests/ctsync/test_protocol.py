@@ -247,3 +247,146 @@ def test_garbage_raises_only_sync_error_and_changes_nothing(data):
         end.receive(data, 0.0)
     except SyncError:
         assert (end.expected, set(end.missing)) == before
+
+
+# A hostile peer: requests cost the sender a bounded multiple, records are checked -------
+
+
+def sends(actions):
+    return [a for a in actions if isinstance(a, Send)]
+
+
+def table(count):
+    return [(i.to_bytes(40, "big"), bytes(40)) for i in range(count)]
+
+
+def test_a_resync_flood_starts_one_bulk_sync_and_merges_the_rest():
+    master, peer = SyncProtocol(), SyncProtocol()
+    resync = sends(peer.request_resync(0.0))[0].datagram
+    assert master.receive(resync, 0.0) == [ResyncRequested()]
+    out = sends(master.bulk(table(20_000), 0.0))
+    for i in range(249):
+        out += sends(master.receive(resync, 0.001 * i))
+    # Nobody acknowledges: one burst of the window went out, nothing more.
+    assert len(out) <= master.burst
+    assert master.stats["resyncs_received"] == 250 and master.stats["resyncs_merged"] == 249
+    # The peer listened since the bulk sync began: no second one is owed.
+    assert master.bulk_due is None
+
+
+def test_resyncs_after_a_bulk_sync_wait_for_the_interval_and_merge_into_one():
+    master, peer = SyncProtocol(bulk_interval=2.0), SyncProtocol()
+    resync = sends(peer.request_resync(0.0))[0].datagram
+    master.receive(resync, 0.0)
+    master.bulk(table(10), 0.0)  # small: sent at once, bulk sync over
+    answers = [a for i in range(100) for a in master.receive(resync, 0.5 + i * 0.001)]
+    assert not any(isinstance(a, ResyncRequested) for a in answers)
+    assert master.deadline() <= 2.0
+    later = master.tick(2.0) + master.tick(2.5)
+    assert sum(isinstance(a, ResyncRequested) for a in later) == 1
+
+
+def test_a_restarted_peer_gets_a_whole_bulk_sync_even_if_one_was_under_way():
+    master = SyncProtocol(bulk_interval=2.0)
+    old = SyncProtocol()
+    master.receive(sends(old.start(0.0))[0].datagram, 0.0)
+    master.bulk(table(20_000), 0.0)  # under way for the old peer
+    restarted = SyncProtocol()
+    for action in sends(restarted.start(1.0)):
+        master.receive(action.datagram, 1.0)
+    assert master.bulk_due == 2.0  # a new bulk sync once the running one is over
+
+
+def nack(first, last, session):
+    from routerha.ctsync.protocol import HEADER, MAGIC, RANGE, VERSION, Kind
+
+    body = RANGE.pack(first, last)
+    return HEADER.pack(MAGIC, VERSION, Kind.NACK, session, 0, len(body)) + body
+
+
+def test_a_nack_for_what_was_never_sent_is_ignored_and_counted():
+    master = SyncProtocol(first_sequence=1000)
+    master.update(b"k", b"v")
+    master.flush(0.0)  # sequence 1000
+    assert sends(master.receive(nack(1001, 1500, 7), 0.1)) == []
+    assert sends(master.receive(nack(10, 20, 7), 0.1)) == []
+    assert master.dropped["nack_unsent"] == 2
+    assert len(sends(master.receive(nack(1000, 1000, 7), 0.1))) == 1
+
+
+def test_a_nack_flood_resends_each_message_once_per_retry_within_a_window_budget():
+    master = SyncProtocol(first_sequence=0, window=128, nack_retry=0.2)
+    for i in range(128 * 40):
+        master.update(i.to_bytes(8, "big"), bytes(30))
+    for _ in range(8):
+        master.flush(0.0)
+    assert len(master.sent) == 128
+    resent = 0
+    for i in range(30):  # 30 NACKs for everything in 50 ms
+        resent += len(sends(master.receive(nack(0, 127, 7), 0.01 + i * 0.0017)))
+    assert resent <= 128
+    assert master.dropped["resend_too_soon"] > 0
+    # ... and over a long flood, at most a window per nack_retry.
+    resent = sum(len(sends(master.receive(nack(0, 127, 7), 1.0 + i * 0.01))) for i in range(100))
+    assert resent <= 128 * (1.0 / 0.2 + 1)
+
+
+def test_a_wide_nack_asks_for_a_bulk_sync_under_the_same_limit():
+    master = SyncProtocol(first_sequence=0, max_gap=64)
+    master.bulk(table(10), 0.0)
+    first = master.receive(nack(0, 1000, 7), 0.1)
+    again = master.receive(nack(0, 1000, 7), 0.2)
+    assert first == [] and again == []  # a bulk sync began at 0.0: merged
+    assert master.dropped["nack_too_wide"] == 2
+
+
+def test_an_ack_for_what_was_never_sent_keeps_the_resend_queue():
+    from routerha.ctsync.protocol import HEADER, MAGIC, RANGE, VERSION, Kind
+
+    master = SyncProtocol(first_sequence=50)
+    master.update(b"k", b"v")
+    master.flush(0.0)
+    body = RANGE.pack(900, 900)
+    master.receive(HEADER.pack(MAGIC, VERSION, Kind.ACK, 7, 0, len(body)) + body, 0.1)
+    assert master.unacked and master.dropped["ack_unsent"] == 1
+
+
+def test_refused_records_change_nothing_but_are_counted_by_reason():
+    reasons = {b"bad": "bad_entry", b"far": "filtered"}
+    receiver = SyncProtocol(admit=lambda op, key, state: reasons.get(key))
+    sender = SyncProtocol()
+    receiver.receive(sends(sender.start(0.0))[0].datagram, 0.0)
+    for key in (b"bad", b"good", b"far"):
+        sender.update(key, b"state")
+    applied = []
+    for datagram in sends(sender.flush(0.0)):
+        applied += [a for a in receiver.receive(datagram.datagram, 0.0) if isinstance(a, Apply)]
+    assert [a.key for a in applied] == [b"good"]
+    assert receiver.dropped == {"bad_entry": 1, "filtered": 1}
+    assert receiver.applied.keys() == {b"good"}
+
+
+def test_oversized_records_and_datagrams_are_malformed():
+    from routerha.ctsync.protocol import HEADER, MAGIC, MAX_DATAGRAM, RECORD, VERSION, Kind
+
+    def data(body):
+        return HEADER.pack(MAGIC, VERSION, Kind.DATA, 1, 1, len(body)) + body
+
+    end = SyncProtocol()
+    for datagram in (
+        data(RECORD.pack(Op.UPDATE, 65, 0) + bytes(65)),
+        data(RECORD.pack(Op.UPDATE, 8, 513) + bytes(521)),
+        data(b"".join(RECORD.pack(Op.UPDATE, 1, 0) + b"k" for _ in range(257))),
+        data(bytes(MAX_DATAGRAM)),
+    ):
+        with pytest.raises(SyncError):
+            end.receive(datagram, 0.0)
+    assert end.stats["malformed"] == 4 and end.peer_session is None
+
+
+def test_a_large_flush_goes_in_bursts_and_asks_to_go_on_at_once():
+    end = SyncProtocol(burst=4, window=128)
+    end.bulk(table(5000), 0.0)
+    assert end.stats["sent"] == 4 and end.deadline() == 0.0
+    end.tick(0.0)
+    assert end.stats["sent"] == 8

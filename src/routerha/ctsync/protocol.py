@@ -342,7 +342,7 @@ class SyncProtocol:
                 item = self._next_record()
                 if item is None:
                     break
-                key, op, state = item
+                key, _op, state = item
                 length = RECORD.size + len(key) + len(state)
                 if batch and size + length > limit:
                     self._put_back(item)

@@ -7,6 +7,13 @@ kernel when this router becomes MASTER of the configured sync group, before the
 virtual addresses attract traffic. keepalived leaves this to conntrackd and a
 notify script, and the addresses come up while the commit is still running.
 
+The peer is not trusted with the kernel table: its records are checked on
+receipt (``Admission``), the external cache holds at most ``nf_conntrack_max``
+entries, a master writes none of them into its kernel (only
+``disable_external_cache``, for active-active pairs, commits as they arrive),
+a commit never replaces a live entry, and no committed timeout exceeds the
+kernel's own for that state (``KernelTimeouts``).
+
 Order on becoming MASTER: commit the external cache (the VRRP service waits for
 it before installing addresses), then re-dump the kernel into the internal cache
 and send it all to the peer. On becoming BACKUP: ask the peer for its table.
@@ -21,17 +28,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 import itertools
 import logging
 import socket
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any, Callable
 
 from routerha.ctsync import entry as ct
 from routerha.ctsync import expectation as cx
+from routerha.ctsync.admission import Admission
 from routerha.ctsync.entry import PROTOCOL_NAMES
 from routerha.ctsync.kernel import Overrun, Prepared, prepare
 from routerha.ctsync.protocol import (
@@ -45,6 +55,7 @@ from routerha.ctsync.protocol import (
     SyncError,
     SyncProtocol,
 )
+from routerha.ctsync.timeouts import MAX_EXPECTATION_TIMEOUT, KernelTimeouts
 from routerha.errors import RouterhaError
 from routerha.ip import IPAddress
 from routerha.model.conntrack_sync import ConntrackSync
@@ -62,6 +73,10 @@ PREPARE_DELAY = 0.25
 PREPARE_BATCH = 5000
 #: Entries compared between two turns of the event loop when reconciling with a dump.
 RECONCILE_SLICE = 5000
+#: The kernel's table size, the bound of the external cache (the peer cannot have more).
+CONNTRACK_MAX = Path("/proc/sys/net/netfilter/nf_conntrack_max")
+#: The bound when the kernel's cannot be read.
+DEFAULT_EXTERNAL_MAX = 262_144
 
 
 #: Never synced: VRRP itself, IGMP, AH (VRRP authentication) and ESP.
@@ -145,9 +160,14 @@ class ConntrackSyncService:
         self.table = table
         self.link = link
         self.loop = asyncio.get_running_loop()
-        self.protocol = SyncProtocol(payload_size=1400)
         # The sync link's own traffic: to or from its address (multicast is never synced).
         self.filter = SyncFilter(config, own=(link.local, *((config.peer,) if config.peer else ())))
+        self.protocol = SyncProtocol(
+            payload_size=1400, admit=Admission(self.filter.accepts, config.expect_sync)
+        )
+        #: The kernel's timeouts (read at start) cap those of committed entries.
+        self.timeouts = KernelTimeouts({})
+        self.external_max = DEFAULT_EXTERNAL_MAX
         self.internal: dict[bytes, bytes] = {}
         self.external: dict[bytes, bytes] = {}
         #: Create messages of external entries, made ahead of a takeover (by key).
@@ -163,12 +183,16 @@ class ConntrackSyncService:
         self._flush_scheduled = False
         self.counters: dict[str, int] = {
             "events": 0, "overruns": 0, "foreign": 0, "committed": 0, "commit_failed": 0,
-            "commits": 0, "last_commit_seconds": 0,
+            "commits": 0, "last_commit_seconds": 0, "kept_live": 0,
         }  # fmt: skip
+        #: The peer's records refused here (the protocol counts its own), by reason.
+        self.dropped: dict[str, int] = {}
 
     # Life --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.timeouts = KernelTimeouts.read()
+        self.external_max = _read_int(CONNTRACK_MAX) or DEFAULT_EXTERNAL_MAX
         await self.table.open()  # subscribed before the dump: nothing falls in between
         self.internal = await self._table_now()
         self.loop.add_reader(self.link.sock.fileno(), self._on_datagram)
@@ -293,15 +317,19 @@ class ConntrackSyncService:
                 log.debug("sync link: dropped: %s", error)
 
     def _carry_out(self, actions: list[Action]) -> None:
-        # No external cache (or already master): the peer's entries go into the kernel
-        # right away; otherwise they wait, prepared, for a takeover.
-        commit_now = self.config.disable_external_cache or self.master
+        # Without an external cache (active-active) the peer's entries go into the kernel
+        # right away; otherwise they wait, prepared, for a takeover. A master does not
+        # write them: its kernel sees the traffic and holds the live state.
+        commit_now = self.config.disable_external_cache
         to_commit: list[bytes] = []
         for action in actions:
             if isinstance(action, Send):
                 self.link.send(action.datagram)
             elif isinstance(action, Apply):
                 if action.op is Op.UPDATE:
+                    if action.key not in self.external and len(self.external) >= self.external_max:
+                        self.dropped["external_full"] = self.dropped.get("external_full", 0) + 1
+                        continue
                     self.external[action.key] = action.state
                     if commit_now:
                         to_commit.append(action.key)
@@ -312,7 +340,7 @@ class ConntrackSyncService:
                     self.prepared.pop(action.key, None)
                     self._unprepared.discard(action.key)
             elif isinstance(action, ResyncRequested):
-                self._carry_out(self.protocol.bulk(self.internal.items(), self.loop.time()))
+                self._carry_out(self.protocol.bulk(self._internal_now(), self.loop.time()))
             elif isinstance(action, PeerRestarted):
                 log.info("conntrack sync: the peer (re)started")
                 if self.config.startup_resync and not self.bulk_complete:
@@ -345,7 +373,7 @@ class ConntrackSyncService:
                 keys = list(itertools.islice(self._unprepared, PREPARE_BATCH))
                 self._unprepared.difference_update(keys)
                 batch = [(k, self.external[k]) for k in keys if k in self.external]
-                made = await self.loop.run_in_executor(None, _prepare_batch, batch)
+                made = await self.loop.run_in_executor(None, self._prepare_batch, batch)
                 for item in made:
                     # Only if no newer state arrived meanwhile (that one is unprepared again).
                     if self.external.get(item.key) is item.state:
@@ -382,7 +410,7 @@ class ConntrackSyncService:
         if unprepared:
             # Arrived too recently to be prepared: encode them now, off the loop.
             started = time.monotonic()
-            items += await self.loop.run_in_executor(None, _prepare_batch, unprepared)
+            items += await self.loop.run_in_executor(None, self._prepare_batch, unprepared)
             log.info(
                 "conntrack sync: %d of %d entries were not prepared yet (%.3f s to prepare)",
                 len(unprepared), len(self.external), time.monotonic() - started,
@@ -400,34 +428,67 @@ class ConntrackSyncService:
         self.prepared.clear()
         self._unprepared.clear()
         self.internal = await self._table_now()
-        self._carry_out(self.protocol.bulk(self.internal.items(), self.loop.time()))
+        self._carry_out(self.protocol.bulk(self._internal_now(), self.loop.time()))
+
+    def _internal_now(self) -> Iterator[tuple[bytes, bytes]]:
+        """The internal cache for a bulk sync, read as the protocol sends it: each
+        entry as it is then (gone if it went meanwhile)."""
+        internal = self.internal
+        for key in list(internal):
+            state = internal.get(key)
+            if state is not None:
+                yield key, state
 
     def become_backup(self) -> None:
         self.master = False
         self._carry_out(self.protocol.request_resync(self.loop.time()))
 
     async def _commit(self, items: list[ct.Entry | cx.Expectation | Prepared]) -> None:
-        """Entries, then the expectations, whose masters must exist first."""
-        entries = [i for i in items if not isinstance(i, cx.Expectation)]
-        expectations = [i for i in items if isinstance(i, cx.Expectation)]
+        """Entries, then the expectations, whose masters must exist first. Timeouts are
+        at most the kernel's (prepared entries had theirs settled when prepared);
+        an entry or expectation that exists in the kernel is kept as it is."""
+        entries = [self._timed(i) for i in items if not isinstance(i, cx.Expectation)]
+        expectations = [
+            dataclasses.replace(i, timeout=min(i.timeout, MAX_EXPECTATION_TIMEOUT))
+            for i in items
+            if isinstance(i, cx.Expectation)
+        ]
         if not items:
             return
         started = time.monotonic()
-        result = await self.table.commit(entries, min_timeout=MIN_COMMIT_TIMEOUT)
+        result = await self.table.commit(entries, min_timeout=0)
         if expectations:
             expected = await self.table.commit_expectations(expectations)
             result.created += expected.created
-            result.replaced += expected.replaced
+            result.kept += expected.kept
             result.failed += expected.failed
         self.counters["commits"] += 1
-        self.counters["committed"] += result.created + result.replaced
+        self.counters["committed"] += result.created
+        self.counters["kept_live"] += result.kept
         self.counters["commit_failed"] += len(result.failed)
         self.counters["last_commit_seconds"] = round(time.monotonic() - started, 3)
         log.info(
-            "conntrack sync: committed %d entries (%d replaced, %d failed) in %.3f s",
-            result.created + result.replaced, result.replaced, len(result.failed),
-            time.monotonic() - started,
+            "conntrack sync: committed %d entries (%d live kept, %d failed) in %.3f s",
+            result.created, result.kept, len(result.failed), time.monotonic() - started,
         )  # fmt: skip
+
+    def _timed(self, item: ct.Entry | Prepared) -> ct.Entry | Prepared:
+        if isinstance(item, Prepared):
+            return item
+        return dataclasses.replace(item, timeout=self._commit_timeout(item))
+
+    def _commit_timeout(self, entry: ct.Entry) -> int:
+        return self.timeouts.commit_timeout(entry, MIN_COMMIT_TIMEOUT)
+
+    def _prepare_batch(self, batch: list[tuple[bytes, bytes]]) -> list[Prepared]:
+        """``prepare`` each (key, state), leaving out malformed ones (in a worker thread)."""
+        out = []
+        for key, state in batch:
+            try:
+                out.append(prepare(key, state, MIN_COMMIT_TIMEOUT, self._commit_timeout))
+            except SyncError:
+                continue
+        return out
 
     def _entry(self, key: bytes) -> ct.Entry | cx.Expectation | None:
         try:
@@ -462,21 +523,19 @@ class ConntrackSyncService:
             "prepared": len(self.prepared),
             "bulk_complete": self.bulk_complete,
             "holding": self.holding,
+            "external_max": self.external_max,
             **self.counters,
             "malformed": self.protocol.stats["malformed"],
+            "dropped": {**self.protocol.dropped, **self.dropped},
             "protocol": dict(self.protocol.stats),
         }
 
 
-def _prepare_batch(batch: list[tuple[bytes, bytes]]) -> list[Prepared]:
-    """``prepare`` each (key, state), leaving out malformed ones (run in a worker thread)."""
-    out = []
-    for key, state in batch:
-        try:
-            out.append(prepare(key, state, MIN_COMMIT_TIMEOUT))
-        except SyncError:
-            continue
-    return out
+def _read_int(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def describe_expectation(x: cx.Expectation) -> dict[str, Any]:
