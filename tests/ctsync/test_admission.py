@@ -115,3 +115,12 @@ def test_committed_timeouts_are_capped_at_the_kernels_for_the_state(tmp_path: Pa
     replied = dataclasses.replace(udp, status=IPS_SEEN_REPLY, timeout=10**6)
     assert timeouts.commit_timeout(replied, 60) == 120
     assert KernelTimeouts.read(tmp_path / "none").commit_timeout(established, 60) == 431999
+
+
+def test_the_external_cache_refuses_new_keys_beyond_its_bound_and_counts_them():
+    from routerha.ctsync.cache import ExternalCache
+
+    cache = ExternalCache(limit=2)
+    assert cache.store(b"a", b"1") and cache.store(b"b", b"1")
+    assert not cache.store(b"c", b"1") and cache.refused == 1
+    assert cache.store(b"a", b"2") and cache == {b"a": b"2", b"b": b"1"}

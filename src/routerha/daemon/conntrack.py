@@ -42,6 +42,7 @@ from typing import Any, Callable
 from routerha.ctsync import entry as ct
 from routerha.ctsync import expectation as cx
 from routerha.ctsync.admission import Admission
+from routerha.ctsync.cache import ExternalCache
 from routerha.ctsync.entry import PROTOCOL_NAMES
 from routerha.ctsync.kernel import Overrun, Prepared, prepare
 from routerha.ctsync.protocol import (
@@ -167,9 +168,8 @@ class ConntrackSyncService:
         )
         #: The kernel's timeouts (read at start) cap those of committed entries.
         self.timeouts = KernelTimeouts({})
-        self.external_max = DEFAULT_EXTERNAL_MAX
         self.internal: dict[bytes, bytes] = {}
-        self.external: dict[bytes, bytes] = {}
+        self.external = ExternalCache(DEFAULT_EXTERNAL_MAX)
         #: Create messages of external entries, made ahead of a takeover (by key).
         self.prepared: dict[bytes, Prepared] = {}
         self._unprepared: set[bytes] = set()
@@ -183,16 +183,14 @@ class ConntrackSyncService:
         self._flush_scheduled = False
         self.counters: dict[str, int] = {
             "events": 0, "overruns": 0, "foreign": 0, "committed": 0, "commit_failed": 0,
-            "commits": 0, "last_commit_seconds": 0, "kept_live": 0,
+            "commits": 0, "last_commit_seconds": 0, "kept_live": 0, "held_as_master": 0,
         }  # fmt: skip
-        #: The peer's records refused here (the protocol counts its own), by reason.
-        self.dropped: dict[str, int] = {}
 
     # Life --------------------------------------------------------------------------
 
     async def start(self) -> None:
         self.timeouts = KernelTimeouts.read()
-        self.external_max = _read_int(CONNTRACK_MAX) or DEFAULT_EXTERNAL_MAX
+        self.external.limit = _read_int(CONNTRACK_MAX) or DEFAULT_EXTERNAL_MAX
         await self.table.open()  # subscribed before the dump: nothing falls in between
         self.internal = await self._table_now()
         self.loop.add_reader(self.link.sock.fileno(), self._on_datagram)
@@ -327,10 +325,11 @@ class ConntrackSyncService:
                 self.link.send(action.datagram)
             elif isinstance(action, Apply):
                 if action.op is Op.UPDATE:
-                    if action.key not in self.external and len(self.external) >= self.external_max:
-                        self.dropped["external_full"] = self.dropped.get("external_full", 0) + 1
-                        continue
-                    self.external[action.key] = action.state
+                    if not self.external.store(action.key, action.state):
+                        continue  # beyond the bound (counted: external_full)
+                    if self.master:
+                        # Held for a later takeover, never written while master.
+                        self.counters["held_as_master"] += 1
                     if commit_now:
                         to_commit.append(action.key)
                     elif not cx.is_expectation_key(action.key):
@@ -523,10 +522,10 @@ class ConntrackSyncService:
             "prepared": len(self.prepared),
             "bulk_complete": self.bulk_complete,
             "holding": self.holding,
-            "external_max": self.external_max,
+            "external_max": self.external.limit,
             **self.counters,
             "malformed": self.protocol.stats["malformed"],
-            "dropped": {**self.protocol.dropped, **self.dropped},
+            "dropped": {**self.protocol.dropped, "external_full": self.external.refused},
             "protocol": dict(self.protocol.stats),
         }
 
