@@ -14,6 +14,8 @@ client on its segment hears them, to find the largest gap.
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import socket
 import struct
 import threading
@@ -22,6 +24,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from lab.netlab import IPPROTO_VRRP, Capture, Lab
+from routerha.ctsync.entry import (
+    IPS_ASSURED,
+    IPS_CONFIRMED,
+    IPS_SEEN_REPLY,
+    IPS_SRC_NAT,
+    Entry,
+    TcpInfo,
+    Tuple,
+)
+from routerha.ctsync.kernel import ConntrackTable
 from routerha.ctsync.protocol import (
     HEADER,
     MAGIC,
@@ -59,6 +71,41 @@ def range_body(first: int, last: int) -> bytes:
     return RANGE.pack(first, last)
 
 
+def made_up_entry(i: int, nat: str = "198.51.100.12") -> Entry:
+    """A distinct, plausible established TCP connection behind SNAT to ``nat``: what
+    fills a table, or what a forger makes up (it passes every check a real one does)."""
+    v4 = ipaddress.IPv4Address
+    client = v4(f"10.{20 + i // 62500}.{(i // 250) % 250}.{i % 250 + 1}")
+    server = v4(f"10.100.{(i // 250) % 250}.{i % 250 + 1}")
+    port = 1024 + i % 60000
+    return Entry(
+        original=Tuple(client, server, 6, port, 443),
+        reply=Tuple(server, v4(nat), 6, 443, port),
+        status=IPS_CONFIRMED | IPS_SEEN_REPLY | IPS_ASSURED | IPS_SRC_NAT,
+        timeout=3600,
+        tcp=TcpInfo(3, 0x23, 0x23, 7, 7),
+    )
+
+
+def fill_table(lab: Lab, host: str, entries: Iterable[Entry]) -> int:
+    """Write entries into ``host``'s kernel table (a busy router's); how many were made."""
+
+    async def commit() -> int:
+        table = ConntrackTable(netns=lab.ns(host))
+        await table.open()
+        try:
+            return (await table.commit(list(entries))).created
+        finally:
+            table.close()
+
+    return asyncio.run(commit())
+
+
+def table_size(lab: Lab, host: str) -> int:
+    """Entries in ``host``'s kernel table (``conntrack -C``)."""
+    return int(lab.run(host, "conntrack", "-C").stdout.split()[0])
+
+
 def send_as_peer(
     lab: Lab,
     datagrams: Iterable[bytes],
@@ -73,6 +120,9 @@ def send_as_peer(
     sent = 0
     try:
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+        mreqn = struct.pack("=4s4si", bytes(4), bytes(4), lab.ifindex(host, "eth0"))
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
         for datagram in datagrams:
             while True:
                 try:

@@ -14,7 +14,6 @@ protocol counts (``SyncProtocol.dropped``) before anything changes.
 
 from __future__ import annotations
 
-import ipaddress
 import struct
 from collections.abc import Collection
 from typing import Callable, Union
@@ -34,7 +33,7 @@ TCP_STATE_MAX = 9
 TCP_WSCALE_MAX = 14
 #: NF_CT_HELPER_NAME_LEN (16) with its terminating zero.
 HELPER_NAME_MAX = 15
-_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+_IPV6_NOT_UNICAST = frozenset({bytes(16), bytes(15) + b"\x01"})
 _ENTRY_KEY = struct.Struct("!BBH")
 _EXPECTATION_KEY = struct.Struct("!BBBH")
 
@@ -112,12 +111,13 @@ def entry_problem(entry: ct.Entry) -> str | None:
 
 
 def _unicast(address: IPAddress) -> bool:
-    return not (
-        address.is_unspecified
-        or address.is_multicast
-        or address.is_loopback
-        or address == _BROADCAST
-    )
+    """Not unspecified, loopback, multicast or broadcast (read from the octets: this runs
+    for every address of every record a flood brings, and ipaddress' properties are slow)."""
+    octets = address.packed
+    if len(octets) == 4:
+        # 0/8 "this network", 127/8 loopback, 224/4 multicast, 240/4 reserved and broadcast.
+        return octets[0] != 0 and octets[0] != 127 and octets[0] < 224
+    return octets[0] != 0xFF and octets not in _IPV6_NOT_UNICAST
 
 
 def _key_shape(key: bytes) -> bool:

@@ -82,6 +82,10 @@ DEFAULT_EXTERNAL_MAX = 262_144
 
 #: Never synced: VRRP itself, IGMP, AH (VRRP authentication) and ESP.
 NEVER_SYNCED = frozenset({112, 2, 51, 50})
+_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+#: Seconds of received datagrams handled in one turn of the event loop (the VRRP
+#: timers run in between; the rest waits in the socket buffer).
+RECEIVE_BUDGET = 0.005
 
 
 class SyncFilter:
@@ -99,7 +103,7 @@ class SyncFilter:
         original = entry.master if isinstance(entry, cx.Expectation) else entry.original
         if original.proto in NEVER_SYNCED or original.dst.is_multicast:
             return False
-        if original.dst.version == 4 and original.dst == ipaddress.IPv4Address("255.255.255.255"):
+        if original.dst == _BROADCAST:
             return False
         if self.protocols is not None and original.proto not in self.protocols:
             return False
@@ -183,7 +187,7 @@ class ConntrackSyncService:
         self._flush_scheduled = False
         self.counters: dict[str, int] = {
             "events": 0, "overruns": 0, "foreign": 0, "committed": 0, "commit_failed": 0,
-            "commits": 0, "last_commit_seconds": 0, "kept_live": 0, "held_as_master": 0,
+            "commits": 0, "last_commit_seconds": 0, "kept_live": 0, "ignored_as_master": 0,
         }  # fmt: skip
 
     # Life --------------------------------------------------------------------------
@@ -297,7 +301,10 @@ class ConntrackSyncService:
         self._carry_out(self.protocol.flush(self.loop.time()))
 
     def _on_datagram(self) -> None:
+        budget = time.monotonic() + RECEIVE_BUDGET
         for _attempt in range(256):
+            if time.monotonic() > budget:
+                break  # a flood waits; the loop's timers (VRRP's) run first
             try:
                 datagram, (source, _port) = self.link.sock.recvfrom(65535)
             except BlockingIOError:
@@ -325,11 +332,13 @@ class ConntrackSyncService:
                 self.link.send(action.datagram)
             elif isinstance(action, Apply):
                 if action.op is Op.UPDATE:
+                    if self.master and not commit_now:
+                        # Its kernel holds the live state; were it to become backup, the
+                        # new master's bulk sync brings the peer's table anyway.
+                        self.counters["ignored_as_master"] += 1
+                        continue
                     if not self.external.store(action.key, action.state):
                         continue  # beyond the bound (counted: external_full)
-                    if self.master:
-                        # Held for a later takeover, never written while master.
-                        self.counters["held_as_master"] += 1
                     if commit_now:
                         to_commit.append(action.key)
                     elif not cx.is_expectation_key(action.key):
@@ -422,11 +431,23 @@ class ConntrackSyncService:
             await self._commit(items)
 
     async def after_master(self) -> None:
-        """Once master: the committed entries are ours now; the peer gets them all."""
+        """Once master: the committed entries are ours now; the peer gets them all.
+
+        The dump runs in a task of its own: the VRRP service awaits this in order
+        with its adverts, and a large table takes seconds to read."""
         self.external.clear()
         self.prepared.clear()
         self._unprepared.clear()
-        self.internal = await self._table_now()
+        task = self.loop.create_task(self._send_table())
+        self.tasks.append(task)
+        task.add_done_callback(self.tasks.remove)
+
+    async def _send_table(self) -> None:
+        try:
+            self.internal = await self._table_now()
+        except (OSError, RouterhaError) as error:
+            log.error("conntrack sync: cannot read the table after the takeover: %s", error)
+            return
         self._carry_out(self.protocol.bulk(self._internal_now(), self.loop.time()))
 
     def _internal_now(self) -> Iterator[tuple[bytes, bytes]]:
