@@ -341,8 +341,10 @@ def test_restarted_master_resyncs_before_it_preempts(lab):
         assert stats and not stats["bulk_complete"] and stats["holding"], (
             f"{stats}\n{pair.report()}"
         )
-        lab.run("r2", "nft", "delete", "table", "netdev", "bulkdelay")
+        # Stamped before the command: the DATA may pass (and the bulk sync end) before
+        # the nft process has returned.
         released = time.monotonic()
+        lab.run("r2", "nft", "delete", "table", "netdev", "bulkdelay")
         pair.wait_group_states({"r1": "MASTER", "r2": "BACKUP"}, timeout=10)
     finally:
         watcher.stop()
