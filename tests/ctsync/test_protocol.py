@@ -390,3 +390,49 @@ def test_a_large_flush_goes_in_bursts_and_asks_to_go_on_at_once():
     assert end.stats["sent"] == 4 and end.deadline() == 0.0
     end.tick(0.0)
     assert end.stats["sent"] == 8
+
+
+def test_a_forged_deletion_is_held_and_cancelled_by_the_owner_who_still_holds_the_entry():
+    from routerha.ctsync.protocol import HEADER, MAGIC, RECORD, VERSION, Confirm, Kind
+
+    owner, backup = SyncProtocol(), SyncProtocol(confirm_hold=1.0)
+    internal = {b"k1": b"s1", b"k2": b"s2"}
+    for datagram in sends(owner.start(0.0, resync=False)):
+        backup.receive(datagram.datagram, 0.0)
+    for key, state in internal.items():
+        owner.update(key, state)
+    cache = {}
+    for datagram in sends(owner.flush(0.0)):
+        for a in backup.receive(datagram.datagram, 0.0):
+            if isinstance(a, Apply):
+                cache[a.key] = a.state
+    # A forger deletes both, in a session of its own.
+    body = b"".join(RECORD.pack(Op.DESTROY, 2, 0) + k for k in internal)
+    forged = HEADER.pack(MAGIC, VERSION, Kind.DATA, 99, 5, len(body)) + body
+    answer = backup.receive(forged, 0.1)
+    assert not [a for a in answer if isinstance(a, Apply)]
+    queries = sends(answer)
+    assert queries and backup.stats["queries_sent"] == 1
+    # The owner still holds both: it sends their states again.
+    confirm = [a for q in queries for a in owner.receive(q.datagram, 0.11)]
+    assert confirm == [Confirm((b"k1", b"k2"))]
+    for key in confirm[0].keys:
+        owner.update(key, internal[key])
+    for datagram in sends(owner.flush(0.12)):
+        backup.receive(datagram.datagram, 0.12)
+    assert backup.stats["destroys_contradicted"] == 2
+    assert not [a for a in backup.tick(5.0) if isinstance(a, Apply)]
+
+
+def test_a_deletion_nobody_contradicts_goes_through_after_the_hold():
+    owner, backup = SyncProtocol(), SyncProtocol(confirm_hold=1.0)
+    for datagram in sends(owner.start(0.0, resync=False)):
+        backup.receive(datagram.datagram, 0.0)
+    owner.update(b"k", b"s")
+    for datagram in sends(owner.flush(0.0)):
+        backup.receive(datagram.datagram, 0.0)
+    owner.destroy(b"k")
+    for datagram in sends(owner.flush(0.5)):
+        assert not [a for a in backup.receive(datagram.datagram, 0.5) if isinstance(a, Apply)]
+    assert backup.deadline() <= 1.5
+    assert [a for a in backup.tick(1.5) if isinstance(a, Apply)] == [Apply(Op.DESTROY, b"k", b"")]

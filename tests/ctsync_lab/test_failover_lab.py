@@ -377,8 +377,9 @@ def test_restarted_master_resyncs_before_it_preempts(lab):
     assert watcher.bulk_stats["external_cache"] >= SESSIONS, (
         f"{watcher.bulk_stats}\n{pair.report()}"
     )
+    # r1's kernel may still hold the entries of its first time as master: kept, not replaced.
     commits = pair.commits("r1")
-    assert commits and commits[-1][0] >= SESSIONS and commits[-1][2] == 0, (
+    assert commits and sum(commits[-1][:2]) >= SESSIONS and commits[-1][2] == 0, (
         f"r1's commit on taking over again: {commits}\n{pair.report()}"
     )
 

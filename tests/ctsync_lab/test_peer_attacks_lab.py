@@ -5,6 +5,9 @@ by ``lab.syncforge.forge_datagram`` (the one maker of forged datagrams), to
 routers running with ``ATTACK_SYNC``. Each attack must change nothing a router
 relies on, and be counted:
 
+- a forged deletion of every session after a sniffed RESYNC: the backup holds
+  it, asks the master, which still has them all; the backup's cache keeps them
+  and the sessions survive the next failover;
 - sniffed entries sent back with another NAT port: the master writes none of
   them; its live entries and the sessions stay as they are;
 - a RESYNC flood and a NACK flood: no VRRP transition, the master's adverts keep
@@ -39,6 +42,7 @@ from lab.syncforge import (
 from routerha.ctsync.entry import decode
 from routerha.ctsync.protocol import RECORD, Kind, Op
 
+from .test_failover_lab import fail_over
 from .topology import CLIENT, ECHO_PORT, GROUPS, SERVER, HaPair, Sessions
 
 pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.timeout(180)]
@@ -146,6 +150,41 @@ def test_sniffed_entries_sent_back_with_another_nat_port_change_nothing_on_the_m
         assert not problems, f"{problems[:10]}\n{pair.report()}"
     finally:
         sniffer.close()
+
+
+def test_a_forged_deletion_after_a_sniffed_resync_leaves_the_backups_cache_whole(lab):
+    """Before: after one forged RESYNC and one forged DATA deleting what it carried, r2's
+    external cache went from 40 entries to 0, and 0 of 40 sessions survived the next
+    failover."""
+    pair = attacked_pair(lab)
+    sessions = Sessions(pair, 40)
+    sessions.wait_synced("r2")
+    sniffer = SyncSniffer(lab)
+    try:
+        send_as_peer(lab, [forge_datagram(Kind.RESYNC, FORGED_SESSION, 0)])
+        heard = pair.wait(
+            lambda: len(mine := _sessions_of(sniffer.entries(R1_SYNC))) >= 40 and mine,
+            "the junk host heard no bulk sync from r1",
+            timeout=10,
+        )
+        before = pair.stats("r2")["protocol"]
+        deletions = data_body((Op.DESTROY, key, b"") for key in heard)
+        session, last = sniffer.latest(R1_SYNC) or (FORGED_SESSION, 0)
+        # In a session of its own, and in r1's with r1's next sequence number.
+        for forged_session, sequence in ((FORGED_SESSION, 1), (session, last + 1)):
+            send_as_peer(lab, [forge_datagram(Kind.DATA, forged_session, sequence, deletions)])
+        pair.wait(
+            lambda: (
+                pair.stats("r2")["protocol"]["destroys_contradicted"]
+                >= before["destroys_contradicted"] + 40
+            ),
+            lambda: f"r1 did not contradict the deletions: {pair.stats('r2')} {pair.stats('r1')}",
+        )
+        time.sleep(2.0)  # past the hold
+        assert len(sessions.synced("r2")) == 40, f"{pair.stats('r2')}\n{pair.report()}"
+    finally:
+        sniffer.close()
+    fail_over(pair, sessions)  # every session survives it
 
 
 def _sessions_of(entries: dict[bytes, bytes]) -> dict[bytes, bytes]:

@@ -1295,9 +1295,12 @@ class ConntrackTable:
         """Create each entry in the kernel (see ``create_attrs``); never touch one that exists.
 
         Masters go before related entries (IPS_EXPECTED). An entry that exists
-        (EEXIST) is the kernel's own, live state of that connection: it is kept and
-        counted (``kept``); a peer's state never replaces it. A ``Prepared`` entry
-        is sent as it was encoded (its timeout was settled then).
+        (EEXIST) is the kernel's own state of that connection: it is kept and
+        counted (``kept``); a peer's state never replaces it (tuples, NAT binding,
+        mark, timeout stay). A kept TCP entry only has its window tracking made
+        liberal, as a created one is: it may date from an earlier time as master, its
+        windows long passed, and would find the connection's packets INVALID. A
+        ``Prepared`` entry is sent as it was encoded (its timeout was settled then).
         """
         ordered = sorted(entries, key=_is_expected)
         result = CommitResult()
@@ -1317,13 +1320,20 @@ class ConntrackTable:
         if not any(codes):  # the usual case, and 100,000 of them on a takeover
             result.created = len(codes)
             return result
+        kept_tcp = []
         for item, code in zip(ordered, codes):
             if code == 0:
                 result.created += 1
             elif code == errno.EEXIST:
                 result.kept += 1
+                entry = _entry_of(item)
+                if entry.original.proto == IPPROTO_TCP:
+                    kept_tcp.append(entry)
             else:
                 result.failed.append((_entry_of(item), code))
+        for entry, code in zip(kept_tcp, await self._pipeline([_liberal(e) for e in kept_tcp])):
+            if code not in (0, errno.ENOENT):  # ENOENT: it ended meanwhile
+                result.failed.append((entry, code))
         return result
 
     async def delete(self, entry: Entry) -> None:
@@ -1390,6 +1400,21 @@ def _is_expected(item: Entry | Prepared) -> bool:
 
 def _entry_of(item: Entry | Prepared) -> Entry:
     return item.entry() if isinstance(item, Prepared) else item
+
+
+def _liberal(entry: Entry) -> Callable[[], Request]:
+    """An update of an existing TCP entry that sets BE_LIBERAL in both directions, and
+    nothing else."""
+    liberal = {"value": (IP_CT_TCP_FLAG_BE_LIBERAL, IP_CT_TCP_FLAG_BE_LIBERAL)}
+    info = [
+        ("CTA_PROTOINFO_TCP_FLAGS_ORIGINAL", liberal),
+        ("CTA_PROTOINFO_TCP_FLAGS_REPLY", liberal),
+    ]
+    attrs = [
+        *key_attrs(entry),
+        ("CTA_PROTOINFO", {"attrs": [("CTA_PROTOINFO_TCP", {"attrs": info})]}),
+    ]
+    return lambda: (ct_msg, _family(entry.original.src), CT_NEW, 0, attrs)
 
 
 def _delete_request(entry: Entry) -> Callable[[], Request]:

@@ -57,6 +57,13 @@ received (every refusal counted by reason in ``dropped``):
 - NACKs: only messages sent and not yet acknowledged are sent again, each at
   most once per ``nack_retry``, and at most ``window`` messages per ``nack_retry``
   in all (a budget refilled with time); a NACK for what was never sent is ignored.
+- Deletions are confirmed with the owner: a DESTROY received is held for
+  ``confirm_hold`` seconds while a QUERY asks the peer whether it still holds the
+  entry. A peer that does answers with the entry's current state (``Confirm``),
+  which cancels the deletion; silence lets it through. So a forged deletion of a
+  live entry (its keys learnt from a sniffed bulk sync) changes nothing, whoever
+  sends it, as long as the peer itself can answer. QUERYs are answered within the
+  resend budget.
 """
 
 from __future__ import annotations
@@ -101,6 +108,7 @@ class Kind(enum.IntEnum):
     ALIVE = 4  # sequence: the last DATA sequence number sent
     HELLO = 5  # sequence: the first DATA sequence number that will follow
     RESYNC = 6  # please send your whole internal cache
+    QUERY = 7  # body: records naming keys: do you still hold these? (send their states)
 
 
 class Op(enum.IntEnum):
@@ -144,7 +152,15 @@ class BulkReceived:
     """A bulk sync from the peer is complete (the startup gate of a new router)."""
 
 
-Action = Union[Send, Apply, ResyncRequested, PeerRestarted, BulkReceived]
+@dataclass(frozen=True)
+class Confirm:
+    """The peer doubts deletions: ``update()`` each of these keys still in the internal
+    cache (its current state), so the peer keeps it."""
+
+    keys: tuple[bytes, ...]
+
+
+Action = Union[Send, Apply, ResyncRequested, PeerRestarted, BulkReceived, Confirm]
 
 
 def _after(a: int, b: int) -> bool:
@@ -221,6 +237,7 @@ class SyncProtocol:
         window: int = 128,
         resync_retry: float = 1.0,
         bulk_interval: float = 2.0,
+        confirm_hold: float = 1.0,
         burst: int = 32,
         admit: Admit | None = None,
         first_sequence: int | None = None,
@@ -235,6 +252,7 @@ class SyncProtocol:
         self.window = window
         self.resync_retry = resync_retry
         self.bulk_interval = bulk_interval
+        self.confirm_hold = confirm_hold
         self.burst = burst
         self.admit = admit
         #: When to repeat an unanswered RESYNC request (None: none outstanding).
@@ -282,10 +300,13 @@ class SyncProtocol:
         #: The sequence number of the message each entry's current state came in:
         #: a late or duplicated older message must not bring an older state back.
         self.applied: dict[bytes, int] = {}
+        #: Deletions waiting for the peer's confirmation: key -> when they go through.
+        self.doubted: OrderedDict[bytes, float] = OrderedDict()
         self.stats: dict[str, int] = {
             "sent": 0, "received": 0, "resent": 0, "acks": 0, "nacks_sent": 0,
             "nacks_received": 0, "gaps": 0, "malformed": 0, "bulk_sent": 0, "acks_received": 0,
             "stale": 0, "resync_requests": 0, "resyncs_received": 0, "resyncs_merged": 0,
+            "queries_sent": 0, "queries_received": 0, "destroys_contradicted": 0,
         }  # fmt: skip
         #: What was refused, by reason (records the caller did not admit, NACKs for
         #: what was never sent, resends over the budget, ...).
@@ -465,7 +486,8 @@ class SyncProtocol:
         """One datagram from the peer. Malformed ones raise SyncError and change nothing."""
         try:
             kind, session, seq, body = parse(datagram)
-            parsed = records(body) if kind is Kind.DATA else []  # all checked before any change
+            # All checked before any change.
+            parsed = records(body) if kind in (Kind.DATA, Kind.QUERY) else []
             if kind in (Kind.ACK, Kind.NACK):
                 _range(body)
         except SyncError:
@@ -502,6 +524,8 @@ class SyncProtocol:
             return [*self._sequence_seen((seq + 1) % SEQ_MOD, now), self._ack(now)]
         if kind is Kind.HELLO:
             return []
+        if kind is Kind.QUERY:
+            return self._queried(parsed, now)
         self.stats["resyncs_received"] += 1  # RESYNC
         return self._resync_asked(now)
 
@@ -513,6 +537,7 @@ class SyncProtocol:
             # The peer is sending: a bulk sync under way needs no second request yet.
             self.resync_at = max(self.resync_at, now + self.resync_retry)
         actions: list[Action] = []
+        queried: list[bytes] = []
         for op, key, state in parsed:
             if op is Op.BULK_END:
                 self.bulk_ending = True  # complete once nothing before it is missing
@@ -526,7 +551,15 @@ class SyncProtocol:
                 self.stats["stale"] += 1
                 continue  # this state is older than the one we have
             self.applied[key] = seq
+            if op is Op.DESTROY:
+                if self._doubt(key, now):
+                    queried.append(key)
+                    continue
+            elif self.doubted.pop(key, None) is not None:
+                self.stats["destroys_contradicted"] += 1  # the peer says it lives
             actions.append(Apply(op, key, state))
+        if queried:
+            actions += self._query(queried, now)
         if len(self.applied) > 2 * self.max_unacked:
             self._forget_old_sequences(seq)
         if self.expected is not None and not _after((seq + 1) % SEQ_MOD, self.expected):
@@ -540,6 +573,51 @@ class SyncProtocol:
         if self.unacked_received >= self.ack_every:
             actions.append(self._ack(now))
         return actions + self._bulk_done()
+
+    def _doubt(self, key: bytes, now: float) -> bool:
+        """Hold a deletion until ``confirm_hold`` has passed (False: too many held)."""
+        if len(self.doubted) >= self.max_unacked and key not in self.doubted:
+            self._drop("doubts_full")  # deleted at once: memory stays bounded
+            return False
+        self.doubted.pop(key, None)
+        self.doubted[key] = now + self.confirm_hold
+        return True
+
+    def _query(self, keys: list[bytes], now: float) -> list[Action]:
+        """Ask the peer whether it still holds ``keys`` (QUERYs of at most a payload)."""
+        out: list[Action] = []
+        limit = self.payload_size - HEADER.size
+        body = b""
+        for key in keys:
+            record = RECORD.pack(Op.DESTROY, len(key), 0) + key
+            if body and len(body) + len(record) > limit:
+                out.append(self._control(Kind.QUERY, 0, now, body))
+                body = b""
+            body += record
+        out.append(self._control(Kind.QUERY, 0, now, body))
+        self.stats["queries_sent"] += len(out)
+        return out
+
+    def _queried(self, parsed: list[tuple[Op, bytes, bytes]], now: float) -> list[Action]:
+        """The peer doubts deletions: the caller re-sends what it still holds (within
+        the resend budget: a QUERY costs about as much as a resend)."""
+        self.stats["queries_received"] += 1
+        self._refill_resends(now)
+        if self.resend_tokens < 1:
+            self._drop("query_budget")
+            return []
+        self.resend_tokens -= 1
+        return [Confirm(tuple(key for _op, key, _state in parsed))]
+
+    def _confirmed_deletions(self, now: float) -> list[Action]:
+        out: list[Action] = []
+        while self.doubted:
+            key, at = next(iter(self.doubted.items()))
+            if at > now:
+                break
+            del self.doubted[key]
+            out.append(Apply(Op.DESTROY, key, b""))
+        return out
 
     def _forget_old_sequences(self, seq: int) -> None:
         """Bound the per-entry record: states far older than any message still in
@@ -670,6 +748,8 @@ class SyncProtocol:
             times.append(self.resync_at)
         if self.flush_at is not None:
             times.append(self.flush_at)
+        if self.doubted:
+            times.append(next(iter(self.doubted.values())))
         if self.bulk_due is not None and not self._bulk_running():
             times.append(self.bulk_due)
         return min(times)
@@ -690,6 +770,7 @@ class SyncProtocol:
             actions += self.request_resync(now)
         if self.flush_at is not None and now >= self.flush_at:
             actions += self.flush(now)
+        actions += self._confirmed_deletions(now)
         if self.bulk_due is not None and now >= self.bulk_due and not self._bulk_running():
             # The RESYNCs merged meanwhile: one bulk sync answers them all.
             self.bulk_due = None

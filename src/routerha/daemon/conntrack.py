@@ -49,6 +49,7 @@ from routerha.ctsync.protocol import (
     Action,
     Apply,
     BulkReceived,
+    Confirm,
     Op,
     PeerRestarted,
     ResyncRequested,
@@ -187,7 +188,7 @@ class ConntrackSyncService:
         self._flush_scheduled = False
         self.counters: dict[str, int] = {
             "events": 0, "overruns": 0, "foreign": 0, "committed": 0, "commit_failed": 0,
-            "commits": 0, "last_commit_seconds": 0, "kept_live": 0, "ignored_as_master": 0,
+            "commits": 0, "last_commit_seconds": 0, "kept_live": 0, "ignored_as_master": 0, "reasserted": 0,
         }  # fmt: skip
 
     # Life --------------------------------------------------------------------------
@@ -347,6 +348,14 @@ class ConntrackSyncService:
                     self.external.pop(action.key, None)
                     self.prepared.pop(action.key, None)
                     self._unprepared.discard(action.key)
+            elif isinstance(action, Confirm):
+                # The peer doubts it should delete these: those we hold, it keeps.
+                for key in action.keys:
+                    state = self.internal.get(key)
+                    if state is not None:
+                        self.protocol.update(key, state)
+                        self.counters["reasserted"] += 1
+                self._schedule_flush()
             elif isinstance(action, ResyncRequested):
                 self._carry_out(self.protocol.bulk(self._internal_now(), self.loop.time()))
             elif isinstance(action, PeerRestarted):
