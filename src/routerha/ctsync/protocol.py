@@ -91,6 +91,8 @@ MAX_KEY = 64
 MAX_STATE = 512
 #: Records in one DATA message at most (a full message of real entries holds about 30).
 MAX_RECORDS = 256
+#: Keys of a QUERY whose answer costs as much of the resend budget as one message.
+QUERY_KEYS_PER_RESEND = 32
 
 #: The caller's judgement of a received record: None to accept it, else the reason
 #: it is refused (counted in ``SyncProtocol.dropped``).
@@ -603,10 +605,12 @@ class SyncProtocol:
         the resend budget: a QUERY costs about as much as a resend)."""
         self.stats["queries_received"] += 1
         self._refill_resends(now)
-        if self.resend_tokens < 1:
+        # About what resending messages of that many records would cost.
+        cost = max(1.0, len(parsed) / QUERY_KEYS_PER_RESEND)
+        if self.resend_tokens < cost:
             self._drop("query_budget")
             return []
-        self.resend_tokens -= 1
+        self.resend_tokens -= cost
         return [Confirm(tuple(key for _op, key, _state in parsed))]
 
     def _confirmed_deletions(self, now: float) -> list[Action]:
