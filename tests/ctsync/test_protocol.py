@@ -436,3 +436,18 @@ def test_a_deletion_nobody_contradicts_goes_through_after_the_hold():
         assert not [a for a in backup.receive(datagram.datagram, 0.5) if isinstance(a, Apply)]
     assert backup.deadline() <= 1.5
     assert [a for a in backup.tick(1.5) if isinstance(a, Apply)] == [Apply(Op.DESTROY, b"k", b"")]
+
+
+def test_requests_in_another_session_do_not_reset_what_the_receiver_expects():
+    receiver, sender = SyncProtocol(), SyncProtocol()
+    for datagram in sends(sender.start(0.0, resync=False)):
+        receiver.receive(datagram.datagram, 0.0)
+    sender.update(b"k", b"s")
+    for datagram in sends(sender.flush(0.0)):
+        receiver.receive(datagram.datagram, 0.0)
+    expected, session = receiver.expected, receiver.peer_session
+    forger = SyncProtocol()
+    for action in forger.request_resync(0.1) + [forger._nack(1, 2, 0.1)]:
+        answer = receiver.receive(action.datagram, 0.1)
+        assert not any(isinstance(a, PeerRestarted) for a in answer)
+    assert (receiver.expected, receiver.peer_session) == (expected, session)

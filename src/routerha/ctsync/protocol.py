@@ -496,8 +496,10 @@ class SyncProtocol:
             self.stats["malformed"] += 1
             raise
         actions: list[Action] = []
-        if session != self.peer_session:
+        if session != self.peer_session and kind in (Kind.DATA, Kind.ALIVE, Kind.HELLO):
             # A peer we did not know, or one that restarted: expect its session's start.
+            # (Only the messages of its DATA stream say so: a request in another session,
+            # a forged one say, answered as any, must not reset what we expect.)
             restarted = self.peer_session is not None
             self.peer_session = session
             self.expected = session
