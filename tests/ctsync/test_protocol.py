@@ -447,7 +447,7 @@ def test_requests_in_another_session_do_not_reset_what_the_receiver_expects():
         receiver.receive(datagram.datagram, 0.0)
     expected, session = receiver.expected, receiver.peer_session
     forger = SyncProtocol()
-    for action in forger.request_resync(0.1) + [forger._nack(1, 2, 0.1)]:
+    for action in [*forger.request_resync(0.1), forger._nack(1, 2, 0.1)]:
         answer = receiver.receive(action.datagram, 0.1)
         assert not any(isinstance(a, PeerRestarted) for a in answer)
     assert (receiver.expected, receiver.peer_session) == (expected, session)
