@@ -462,9 +462,8 @@ class ConntrackSyncService:
     def _internal_now(self) -> Iterator[tuple[bytes, bytes]]:
         """The internal cache for a bulk sync, read as the protocol sends it: each
         entry as it is then (gone if it went meanwhile)."""
-        internal = self.internal
-        for key in list(internal):
-            state = internal.get(key)
+        for key in list(self.internal):
+            state = self.internal.get(key)  # the cache of now (a dump may replace it)
             if state is not None:
                 yield key, state
 
