@@ -136,7 +136,7 @@ class RouterhadImpl:
         )
         if not found:
             return None
-        entries, _replaced, failed, seconds = found[-1]
+        entries, _kept, failed, seconds = found[-1]
         notes = [ln for ln in self.pair["r2"].log().splitlines() if "conntrack sync:" in ln]
         return {"entries": entries, "failed": failed, "seconds": seconds, "log": notes[-4:]}
 

@@ -65,6 +65,7 @@ from routerha.ctsync.protocol import (
     SEQ_MOD,
     Apply,
     BulkReceived,
+    Confirm,
     Kind,
     Op,
     PeerRestarted,
@@ -269,7 +270,7 @@ def feed_kernel_prepare(run: Run, datagram: bytes) -> str:
     return outcome
 
 
-ACTIONS = (Send, Apply, ResyncRequested, PeerRestarted, BulkReceived)
+ACTIONS = (Send, Apply, ResyncRequested, PeerRestarted, BulkReceived, Confirm)
 
 
 def snapshot(p: SyncProtocol) -> dict[str, object]:
@@ -288,11 +289,12 @@ def _copied(value: object) -> object:
 def send_bound(p: SyncProtocol, kind: Kind, body: bytes) -> int:
     """The most datagrams one received datagram may make ``p`` send.
 
-    A NACK is answered message by message, up to ``max_gap`` of them (a larger
-    range asks for a bulk sync instead); an ACK opens the window (at most
-    ``window`` new messages); anything else costs an ACK, a NACK and a RESYNC.
+    A NACK is answered message by message within the resend budget (one window of
+    messages per ``nack_retry``; a larger range asks for a bulk sync instead); an
+    ACK opens the window (at most ``window`` new messages); anything else costs an
+    ACK, a NACK, a QUERY and a RESYNC.
     """
-    return 3 + p.window + (p.max_gap if kind is Kind.NACK else 0)
+    return 4 + p.window + (p.window if kind is Kind.NACK else 0)
 
 
 def feed_receive(run: Run, datagram: bytes) -> str:

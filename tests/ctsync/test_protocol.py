@@ -195,9 +195,9 @@ def test_messages_respect_the_payload_size():
     assert len(sends) > 1 and all(len(s.datagram) <= 500 for s in sends)
 
 
-def bulk_into_a_small_buffer(window: int, seconds: float) -> Link:
+def bulk_into_a_small_buffer(window: int, seconds: float, burst: int = 32) -> Link:
     """100,000 entries bulk-synced to a peer whose socket buffer holds 200 datagrams."""
-    link = Link(buffer=200, window=window)
+    link = Link(buffer=200, window=window, burst=burst)
     link.handle("b", link.ends["b"].start(0.0))
     link.run(0.01)
     entries = [(i.to_bytes(40, "big"), bytes(40)) for i in range(100_000)]
@@ -218,7 +218,7 @@ def test_a_bulk_sync_paces_itself_to_the_window():
 
 def test_without_a_window_the_same_bulk_overruns_the_buffer():
     # The counterpart of the test above: what the window prevents.
-    link = bulk_into_a_small_buffer(window=1_000_000, seconds=0.005)
+    link = bulk_into_a_small_buffer(window=1_000_000, seconds=0.005, burst=1_000_000)
     assert link.most_waiting > 200 and len(link.external["b"]) < 100_000
 
 
@@ -253,7 +253,7 @@ def test_a_bulk_sync_larger_than_the_backlog_limit_is_not_dropped():
     end.bulk([(f"e{i}".encode(), b"x") for i in range(1000)], 0.0)
     end.update(b"late", b"x")
     assert not any(isinstance(a, ResyncRequested) for a in end.flush(1.0))
-    assert len(end.pending) > 100
+    assert end.bulk_source is not None  # still under way, read as the window opens
 
 
 @settings(max_examples=500, deadline=None)
@@ -274,10 +274,216 @@ def test_the_per_entry_sequence_record_stays_bounded_and_protects_the_latest_sta
     peer = SyncProtocol(first_sequence=5000, window=10**6, payload_size=300)
     for n in range(2000):
         peer.update(n.to_bytes(4, "big"), b"state")
-    sends = [a.datagram for a in peer.flush(0.0)]
+    sends = []
+    while peer.pending:  # a flush sends a few dozen messages a turn
+        sends += [a.datagram for a in peer.flush(0.0) if isinstance(a, Send)]
     for datagram in sends:
         end.receive(datagram, 0.0)
         assert len(end.applied) <= end.max_unacked + 30  # a message's records at most
     assert (1999).to_bytes(4, "big") in end.applied
     # A late duplicate of the last message changes nothing.
     assert not [a for a in end.receive(sends[-1], 0.0) if isinstance(a, Apply)]
+
+
+# A hostile peer: requests cost the sender a bounded multiple, records are checked -------
+
+
+def sends(actions):
+    return [a for a in actions if isinstance(a, Send)]
+
+
+def table(count):
+    return [(i.to_bytes(40, "big"), bytes(40)) for i in range(count)]
+
+
+def test_a_resync_flood_starts_one_bulk_sync_and_merges_the_rest():
+    master, peer = SyncProtocol(), SyncProtocol()
+    resync = sends(peer.request_resync(0.0))[0].datagram
+    assert master.receive(resync, 0.0) == [ResyncRequested()]
+    out = sends(master.bulk(table(20_000), 0.0))
+    for i in range(249):
+        out += sends(master.receive(resync, 0.001 * i))
+    # Nobody acknowledges: one burst of the window went out, nothing more.
+    assert len(out) <= master.burst
+    assert master.stats["resyncs_received"] == 250 and master.stats["resyncs_merged"] == 249
+    # The peer listened since the bulk sync began: no second one is owed.
+    assert master.bulk_due is None
+
+
+def test_resyncs_after_a_bulk_sync_wait_for_the_interval_and_merge_into_one():
+    master, peer = SyncProtocol(bulk_interval=2.0), SyncProtocol()
+    resync = sends(peer.request_resync(0.0))[0].datagram
+    master.receive(resync, 0.0)
+    master.bulk(table(10), 0.0)  # small: sent at once, bulk sync over
+    answers = [a for i in range(100) for a in master.receive(resync, 0.5 + i * 0.001)]
+    assert not any(isinstance(a, ResyncRequested) for a in answers)
+    assert master.deadline() <= 2.0
+    later = master.tick(2.0) + master.tick(2.5)
+    assert sum(isinstance(a, ResyncRequested) for a in later) == 1
+
+
+def test_a_restarted_peer_gets_a_whole_bulk_sync_even_if_one_was_under_way():
+    master = SyncProtocol(bulk_interval=2.0)
+    old = SyncProtocol()
+    master.receive(sends(old.start(0.0))[0].datagram, 0.0)
+    master.bulk(table(20_000), 0.0)  # under way for the old peer
+    restarted = SyncProtocol()
+    for action in sends(restarted.start(1.0)):
+        master.receive(action.datagram, 1.0)
+    assert master.bulk_due == 2.0  # a new bulk sync once the running one is over
+
+
+def nack(first, last, session):
+    from routerha.ctsync.protocol import HEADER, MAGIC, RANGE, VERSION, Kind
+
+    body = RANGE.pack(first, last)
+    return HEADER.pack(MAGIC, VERSION, Kind.NACK, session, 0, len(body)) + body
+
+
+def test_a_nack_for_what_was_never_sent_is_ignored_and_counted():
+    master = SyncProtocol(first_sequence=1000)
+    master.update(b"k", b"v")
+    master.flush(0.0)  # sequence 1000
+    assert sends(master.receive(nack(1001, 1500, 7), 0.1)) == []
+    assert sends(master.receive(nack(10, 20, 7), 0.1)) == []
+    assert master.dropped["nack_unsent"] == 2
+    assert len(sends(master.receive(nack(1000, 1000, 7), 0.1))) == 1
+
+
+def test_a_nack_flood_resends_each_message_once_per_retry_within_a_window_budget():
+    master = SyncProtocol(first_sequence=0, window=128, nack_retry=0.2)
+    for i in range(128 * 40):
+        master.update(i.to_bytes(8, "big"), bytes(30))
+    for _ in range(8):
+        master.flush(0.0)
+    assert len(master.sent) == 128
+    resent = 0
+    for i in range(30):  # 30 NACKs for everything in 50 ms
+        resent += len(sends(master.receive(nack(0, 127, 7), 0.01 + i * 0.0017)))
+    assert resent <= 128
+    assert master.dropped["resend_too_soon"] > 0
+    # ... and over a long flood, at most a window per nack_retry.
+    resent = sum(len(sends(master.receive(nack(0, 127, 7), 1.0 + i * 0.01))) for i in range(100))
+    assert resent <= 128 * (1.0 / 0.2 + 1)
+
+
+def test_a_wide_nack_asks_for_a_bulk_sync_under_the_same_limit():
+    master = SyncProtocol(first_sequence=0, max_gap=64)
+    master.bulk(table(10), 0.0)
+    first = master.receive(nack(0, 1000, 7), 0.1)
+    again = master.receive(nack(0, 1000, 7), 0.2)
+    assert first == [] and again == []  # a bulk sync began at 0.0: merged
+    assert master.dropped["nack_too_wide"] == 2
+
+
+def test_an_ack_for_what_was_never_sent_keeps_the_resend_queue():
+    from routerha.ctsync.protocol import HEADER, MAGIC, RANGE, VERSION, Kind
+
+    master = SyncProtocol(first_sequence=50)
+    master.update(b"k", b"v")
+    master.flush(0.0)
+    body = RANGE.pack(900, 900)
+    master.receive(HEADER.pack(MAGIC, VERSION, Kind.ACK, 7, 0, len(body)) + body, 0.1)
+    assert master.unacked and master.dropped["ack_unsent"] == 1
+
+
+def test_refused_records_change_nothing_but_are_counted_by_reason():
+    reasons = {b"bad": "bad_entry", b"far": "filtered"}
+    receiver = SyncProtocol(admit=lambda op, key, state: reasons.get(key))
+    sender = SyncProtocol()
+    receiver.receive(sends(sender.start(0.0))[0].datagram, 0.0)
+    for key in (b"bad", b"good", b"far"):
+        sender.update(key, b"state")
+    applied = []
+    for datagram in sends(sender.flush(0.0)):
+        applied += [a for a in receiver.receive(datagram.datagram, 0.0) if isinstance(a, Apply)]
+    assert [a.key for a in applied] == [b"good"]
+    assert receiver.dropped == {"bad_entry": 1, "filtered": 1}
+    assert receiver.applied.keys() == {b"good"}
+
+
+def test_oversized_records_and_datagrams_are_malformed():
+    from routerha.ctsync.protocol import HEADER, MAGIC, MAX_DATAGRAM, RECORD, VERSION, Kind
+
+    def data(body):
+        return HEADER.pack(MAGIC, VERSION, Kind.DATA, 1, 1, len(body)) + body
+
+    end = SyncProtocol()
+    for datagram in (
+        data(RECORD.pack(Op.UPDATE, 65, 0) + bytes(65)),
+        data(RECORD.pack(Op.UPDATE, 8, 513) + bytes(521)),
+        data(b"".join(RECORD.pack(Op.UPDATE, 1, 0) + b"k" for _ in range(257))),
+        data(bytes(MAX_DATAGRAM)),
+    ):
+        with pytest.raises(SyncError):
+            end.receive(datagram, 0.0)
+    assert end.stats["malformed"] == 4 and end.peer_session is None
+
+
+def test_a_large_flush_goes_in_bursts_and_asks_to_go_on_at_once():
+    end = SyncProtocol(burst=4, window=128)
+    end.bulk(table(5000), 0.0)
+    assert end.stats["sent"] == 4 and end.deadline() == 0.0
+    end.tick(0.0)
+    assert end.stats["sent"] == 8
+
+
+def test_a_forged_deletion_is_held_and_cancelled_by_the_owner_who_still_holds_the_entry():
+    from routerha.ctsync.protocol import HEADER, MAGIC, RECORD, VERSION, Confirm, Kind
+
+    owner, backup = SyncProtocol(), SyncProtocol(confirm_hold=1.0)
+    internal = {b"k1": b"s1", b"k2": b"s2"}
+    for datagram in sends(owner.start(0.0, resync=False)):
+        backup.receive(datagram.datagram, 0.0)
+    for key, state in internal.items():
+        owner.update(key, state)
+    cache = {}
+    for datagram in sends(owner.flush(0.0)):
+        for a in backup.receive(datagram.datagram, 0.0):
+            if isinstance(a, Apply):
+                cache[a.key] = a.state
+    # A forger deletes both, in a session of its own.
+    body = b"".join(RECORD.pack(Op.DESTROY, 2, 0) + k for k in internal)
+    forged = HEADER.pack(MAGIC, VERSION, Kind.DATA, 99, 5, len(body)) + body
+    answer = backup.receive(forged, 0.1)
+    assert not [a for a in answer if isinstance(a, Apply)]
+    queries = sends(answer)
+    assert queries and backup.stats["queries_sent"] == 1
+    # The owner still holds both: it sends their states again.
+    confirm = [a for q in queries for a in owner.receive(q.datagram, 0.11)]
+    assert confirm == [Confirm((b"k1", b"k2"))]
+    for key in confirm[0].keys:
+        owner.update(key, internal[key])
+    for datagram in sends(owner.flush(0.12)):
+        backup.receive(datagram.datagram, 0.12)
+    assert backup.stats["destroys_contradicted"] == 2
+    assert not [a for a in backup.tick(5.0) if isinstance(a, Apply)]
+
+
+def test_a_deletion_nobody_contradicts_goes_through_after_the_hold():
+    owner, backup = SyncProtocol(), SyncProtocol(confirm_hold=1.0)
+    for datagram in sends(owner.start(0.0, resync=False)):
+        backup.receive(datagram.datagram, 0.0)
+    owner.update(b"k", b"s")
+    for datagram in sends(owner.flush(0.0)):
+        backup.receive(datagram.datagram, 0.0)
+    owner.destroy(b"k")
+    for datagram in sends(owner.flush(0.5)):
+        assert not [a for a in backup.receive(datagram.datagram, 0.5) if isinstance(a, Apply)]
+    assert backup.deadline() <= 1.5
+    assert [a for a in backup.tick(1.5) if isinstance(a, Apply)] == [Apply(Op.DESTROY, b"k", b"")]
+
+
+def test_requests_in_another_session_do_not_reset_what_the_receiver_expects():
+    receiver, sender = SyncProtocol(), SyncProtocol()
+    for datagram in sends(sender.start(0.0, resync=False)):
+        receiver.receive(datagram.datagram, 0.0)
+    sender.update(b"k", b"s")
+    for datagram in sends(sender.flush(0.0)):
+        receiver.receive(datagram.datagram, 0.0)
+    expected, session = receiver.expected, receiver.peer_session
+    forger = SyncProtocol()
+    for action in [*forger.request_resync(0.1), forger._nack(1, 2, 0.1)]:
+        answer = receiver.receive(action.datagram, 0.1)
+        assert not any(isinstance(a, PeerRestarted) for a in answer)
+    assert (receiver.expected, receiver.peer_session) == (expected, session)

@@ -191,11 +191,11 @@ def test_events_come_in_order_and_not_for_our_own_writes(lab):
             await destroyed()
             connection = [e for e in seen if mine(e)]
 
-            # Our own writes: a commit, a replacing commit and a delete. Then a foreign
+            # Our own writes: a commit, a commit of an entry that exists and a delete. Then a foreign
             # write (conntrack -I, then -D); events are ordered, so once the foreign
             # ones are here, ours would have been too.
             assert (await table.commit([ours])).created == 1
-            assert (await table.commit([ours])).replaced == 1
+            assert (await table.commit([ours])).kept == 1
             await table.delete(ours)
             await in_thread(conntrack_insert, lab, "ra", 4001)
             await in_thread(lab.run, "ra", "conntrack", "-D", "-p", "udp", "--sport", "4001")
@@ -336,7 +336,8 @@ def test_commit_on_backup_carries_live_nat_tcp_through_a_takeover(lab):
 # 4. EEXIST ------------------------------------------------------------------------------
 
 
-def test_committing_an_existing_entry_replaces_it(lab):
+def test_committing_an_existing_entry_keeps_the_live_one(lab):
+    """A peer's state never replaces an entry the kernel holds (a live session's)."""
     conntrack_host(lab, "ra")
     old, new = udp_entry(5000, mark=1), udp_entry(5000, mark=2)
     other = udp_entry(5001)
@@ -352,10 +353,10 @@ def test_committing_an_existing_entry_replaces_it(lab):
             table.close()
 
     first, second, dumped = asyncio.run(scenario())
-    assert (first.created, first.replaced, first.failed) == (1, 0, [])
-    assert (second.created, second.replaced, second.failed) == (1, 1, [])
+    assert (first.created, first.kept, first.failed) == (1, 0, [])
+    assert (second.created, second.kept, second.failed) == (1, 1, [])
     marks = {e.original.sport: e.mark for e in dumped}
-    assert marks == {5000: 2, 5001: 0}
+    assert marks == {5000: 1, 5001: 0}
 
 
 def test_commit_reports_what_the_kernel_refuses(lab):

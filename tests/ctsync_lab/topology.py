@@ -101,7 +101,7 @@ table netdev loss {{
 }}
 """
 
-COMMITTED = re.compile(r"committed (\d+) entries \((\d+) replaced, (\d+) failed\) in ([\d.]+) s")
+COMMITTED = re.compile(r"committed (\d+) entries \((\d+) live kept, (\d+) failed\) in ([\d.]+) s")
 
 
 class HaPair:
@@ -238,7 +238,7 @@ class HaPair:
         return json.loads(done.stdout)["entries"]
 
     def commits(self, host: str) -> list[tuple[int, int, int, float]]:
-        """(entries, replaced, failed, seconds) of every commit ``host``'s logs report."""
+        """(entries, kept, failed, seconds) of every commit ``host``'s logs report."""
         return [
             (int(a), int(b), int(c), float(d)) for a, b, c, d in COMMITTED.findall(self[host].log())
         ]

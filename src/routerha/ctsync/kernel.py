@@ -44,6 +44,7 @@ import asyncio
 import collections
 import contextlib
 import ctypes
+import dataclasses
 import errno
 import functools
 import ipaddress
@@ -208,9 +209,17 @@ class Prepared(NamedTuple):
         return decode_entry(self.key, self.state)
 
 
-def prepare(key: bytes, state: bytes, min_timeout: int) -> Prepared:
-    """The create message of the entry behind a sync key and state (SyncError if malformed)."""
+def prepare(
+    key: bytes, state: bytes, min_timeout: int, timeout: Callable[[Entry], int] | None = None
+) -> Prepared:
+    """The create message of the entry behind a sync key and state (SyncError if malformed).
+
+    ``timeout``: the timeout the entry gets, from the entry (instead of its own
+    raised to ``min_timeout``), so that a peer's cannot exceed the kernel's own.
+    """
     entry = decode_entry(key, state)
+    if timeout is not None:
+        entry, min_timeout = dataclasses.replace(entry, timeout=timeout(entry)), 0
     message = _encode(
         ct_msg,
         _family(entry.original.src),
@@ -225,8 +234,8 @@ def prepare(key: bytes, state: bytes, min_timeout: int) -> Prepared:
 @dataclass
 class CommitResult:
     created: int = 0
-    #: Existed already, deleted and created again.
-    replaced: int = 0
+    #: Existed already (EEXIST): the live entry was kept, the peer's state left out.
+    kept: int = 0
     #: What the kernel refused, with the errno it gave.
     failed: list[tuple[Any, int]] = field(default_factory=list)
 
@@ -1283,11 +1292,15 @@ class ConntrackTable:
     async def commit(
         self, entries: Iterable[Entry | Prepared], *, min_timeout: int = 60
     ) -> CommitResult:
-        """Create each entry in the kernel (see ``create_attrs``); replace those that exist.
+        """Create each entry in the kernel (see ``create_attrs``); never touch one that exists.
 
         Masters go before related entries (IPS_EXPECTED). An entry that exists
-        (EEXIST) is deleted and created again, both in one send(). A ``Prepared``
-        entry is sent as it was encoded (its ``min_timeout`` was applied then).
+        (EEXIST) is the kernel's own state of that connection: it is kept and
+        counted (``kept``); a peer's state never replaces it (tuples, NAT binding,
+        mark, timeout stay). A kept TCP entry only has its window tracking made
+        liberal, as a created one is: it may date from an earlier time as master, its
+        windows long passed, and would find the connection's packets INVALID. A
+        ``Prepared`` entry is sent as it was encoded (its timeout was settled then).
         """
         ordered = sorted(entries, key=_is_expected)
         result = CommitResult()
@@ -1303,30 +1316,24 @@ class ConntrackTable:
                 create_attrs(item, min_timeout),
             )
 
-        codes = await self._pipeline(
-            [e.message if isinstance(e, Prepared) else create(e) for e in ordered]
-        )
+        codes = await self._pipeline([create(e) for e in ordered])
         if not any(codes):  # the usual case, and 100,000 of them on a takeover
             result.created = len(codes)
             return result
-        existing = []
+        kept_tcp = []
         for item, code in zip(ordered, codes):
             if code == 0:
                 result.created += 1
             elif code == errno.EEXIST:
-                existing.append(item)
+                result.kept += 1
+                entry = _entry_of(item)
+                if entry.original.proto == IPPROTO_TCP:
+                    kept_tcp.append(entry)
             else:
                 result.failed.append((_entry_of(item), code))
-        if existing:
-            requests: list[Requested] = []
-            for item in existing:
-                requests += [_delete_request(_entry_of(item)), create(item)]
-            codes = await self._pipeline(requests)
-            for item, code in zip(existing, codes[1::2]):
-                if code == 0:
-                    result.replaced += 1
-                else:
-                    result.failed.append((_entry_of(item), code))
+        for entry, code in zip(kept_tcp, await self._pipeline([_liberal(e) for e in kept_tcp])):
+            if code not in (0, errno.ENOENT):  # ENOENT: it ended meanwhile
+                result.failed.append((entry, code))
         return result
 
     async def delete(self, entry: Entry) -> None:
@@ -1353,54 +1360,35 @@ class ConntrackTable:
         """Create each expectation (its master must be in the kernel, with its helper).
 
         The kernel takes the helper's default timeout on create, so an update
-        follows that sets the expectation's own. EEXIST: delete and create again.
+        follows that sets the expectation's own. One that exists (EEXIST) is kept,
+        as ``commit`` keeps live entries.
         """
         items = list(items)
         result = CommitResult()
 
-        def create(item: Expectation) -> list[Callable[[], Request]]:
+        def create(item: Expectation) -> Callable[[], Request]:
             family = _family(item.expected.src)
-            out = [
-                lambda: (
-                    exp_msg,
-                    family,
-                    EXP_NEW,
-                    NLM_F_CREATE | NLM_F_EXCL,
-                    expectation_attrs(item),
-                )
-            ]
-            if item.timeout:
-                out.append(lambda: (exp_msg, family, EXP_NEW, 0, expectation_attrs(item)))
-            return out
+            flags = NLM_F_CREATE | NLM_F_EXCL
+            return lambda: (exp_msg, family, EXP_NEW, flags, expectation_attrs(item))
 
-        def delete(item: Expectation) -> Callable[[], Request]:
+        def set_timeout(item: Expectation) -> Callable[[], Request]:
             family = _family(item.expected.src)
-            return lambda: (exp_msg, family, EXP_DELETE, 0, expectation_key_attrs(item))
+            return lambda: (exp_msg, family, EXP_NEW, 0, expectation_attrs(item))
 
-        async def run(batches: list[list[Callable[[], Request]]], lead: int) -> list[int]:
-            """Pipeline the batches; the code of each batch's request number ``lead``."""
-            codes = await self._pipeline([r for batch in batches for r in batch])
-            out, offset = [], 0
-            for batch in batches:
-                out.append(codes[offset + lead])
-                offset += len(batch)
-            return out
-
-        existing = []
-        for item, code in zip(items, await run([create(i) for i in items], 0)):
+        created = []
+        for item, code in zip(items, await self._pipeline([create(i) for i in items])):
             if code == 0:
                 result.created += 1
+                created.append(item)
             elif code == errno.EEXIST:
-                existing.append(item)
+                result.kept += 1
             else:
                 result.failed.append((item, code))
-        if existing:
-            batches = [[delete(item), *create(item)] for item in existing]
-            for item, code in zip(existing, await run(batches, 1)):
-                if code == 0:
-                    result.replaced += 1
-                else:
-                    result.failed.append((item, code))
+        # Only the expectations just made get their own timeout (a live one keeps its).
+        timed = [item for item in created if item.timeout]
+        for item, code in zip(timed, await self._pipeline([set_timeout(i) for i in timed])):
+            if code not in (0, errno.ENOENT):  # ENOENT: it was used up meanwhile
+                result.failed.append((item, code))
         return result
 
 
@@ -1412,6 +1400,21 @@ def _is_expected(item: Entry | Prepared) -> bool:
 
 def _entry_of(item: Entry | Prepared) -> Entry:
     return item.entry() if isinstance(item, Prepared) else item
+
+
+def _liberal(entry: Entry) -> Callable[[], Request]:
+    """An update of an existing TCP entry that sets BE_LIBERAL in both directions, and
+    nothing else."""
+    liberal = {"value": (IP_CT_TCP_FLAG_BE_LIBERAL, IP_CT_TCP_FLAG_BE_LIBERAL)}
+    info = [
+        ("CTA_PROTOINFO_TCP_FLAGS_ORIGINAL", liberal),
+        ("CTA_PROTOINFO_TCP_FLAGS_REPLY", liberal),
+    ]
+    attrs = [
+        *key_attrs(entry),
+        ("CTA_PROTOINFO", {"attrs": [("CTA_PROTOINFO_TCP", {"attrs": info})]}),
+    ]
+    return lambda: (ct_msg, _family(entry.original.src), CT_NEW, 0, attrs)
 
 
 def _delete_request(entry: Entry) -> Callable[[], Request]:

@@ -38,6 +38,32 @@ entry matters, which makes recovery simple:
   gone) is dropped and replaced by a bulk sync, and a gap over ``max_gap``
   messages makes the receiver ask for one: memory stays bounded when the peer
   is gone for a long time.
+
+Whatever arrives is hostile until checked, the peer's own datagrams included,
+and a request must not cost the sender more than a bounded multiple of what it
+received (every refusal counted by reason in ``dropped``):
+
+- Datagrams over ``MAX_DATAGRAM`` octets, records over ``MAX_KEY`` / ``MAX_STATE``
+  octets and DATA with more than ``MAX_RECORDS`` records are malformed. Each record
+  then passes ``admit`` (the caller's judgement of its content: it decodes, the
+  filters accept it) or is left out before it changes anything.
+- A bulk sync is fed lazily from the caller's iterable, a window at a time, so
+  starting one costs nothing until the peer acknowledges; ``flush`` sends at most
+  ``burst`` messages a call and asks (``deadline``) to be called again at once for
+  the rest, so the caller's loop (the VRRP timers) runs in between.
+- RESYNC requests: one starts a bulk sync at most every ``bulk_interval`` seconds;
+  any number arriving meanwhile, or during a bulk sync, merge into one more bulk
+  sync at the next allowed time.
+- NACKs: only messages sent and not yet acknowledged are sent again, each at
+  most once per ``nack_retry``, and at most ``window`` messages per ``nack_retry``
+  in all (a budget refilled with time); a NACK for what was never sent is ignored.
+- Deletions are confirmed with the owner: a DESTROY received is held for
+  ``confirm_hold`` seconds while a QUERY asks the peer whether it still holds the
+  entry. A peer that does answers with the entry's current state (``Confirm``),
+  which cancels the deletion; silence lets it through. So a forged deletion of a
+  live entry (its keys learnt from a sniffed bulk sync) changes nothing, whoever
+  sends it, as long as the peer itself can answer. QUERYs are answered within the
+  resend budget.
 """
 
 from __future__ import annotations
@@ -46,9 +72,9 @@ import enum
 import random
 import struct
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Union
+from typing import Callable, Optional, Union
 
 from routerha.errors import RouterhaError
 
@@ -58,6 +84,19 @@ HEADER = struct.Struct("!2sBBIIH")  # magic, version, type, session, sequence, b
 RECORD = struct.Struct("!BHH")  # op, key length, state length
 RANGE = struct.Struct("!II")
 SEQ_MOD = 1 << 32
+#: The largest datagram accepted: a jumbo frame (a sender packs to ``payload_size``).
+MAX_DATAGRAM = 9216
+#: The largest key and state of a record (entries and expectations are far smaller).
+MAX_KEY = 64
+MAX_STATE = 512
+#: Records in one DATA message at most (a full message of real entries holds about 30).
+MAX_RECORDS = 256
+#: Keys of a QUERY whose answer costs as much of the resend budget as one message.
+QUERY_KEYS_PER_RESEND = 32
+
+#: The caller's judgement of a received record: None to accept it, else the reason
+#: it is refused (counted in ``SyncProtocol.dropped``).
+Admit = Callable[["Op", bytes, bytes], Optional[str]]
 
 
 class SyncError(RouterhaError):
@@ -71,6 +110,7 @@ class Kind(enum.IntEnum):
     ALIVE = 4  # sequence: the last DATA sequence number sent
     HELLO = 5  # sequence: the first DATA sequence number that will follow
     RESYNC = 6  # please send your whole internal cache
+    QUERY = 7  # body: records naming keys: do you still hold these? (send their states)
 
 
 class Op(enum.IntEnum):
@@ -114,7 +154,15 @@ class BulkReceived:
     """A bulk sync from the peer is complete (the startup gate of a new router)."""
 
 
-Action = Union[Send, Apply, ResyncRequested, PeerRestarted, BulkReceived]
+@dataclass(frozen=True)
+class Confirm:
+    """The peer doubts deletions: ``update()`` each of these keys still in the internal
+    cache (its current state), so the peer keeps it."""
+
+    keys: tuple[bytes, ...]
+
+
+Action = Union[Send, Apply, ResyncRequested, PeerRestarted, BulkReceived, Confirm]
 
 
 def _after(a: int, b: int) -> bool:
@@ -126,6 +174,8 @@ def parse(datagram: bytes) -> tuple[Kind, int, int, bytes]:
     """(kind, session, sequence, body) of a datagram; SyncError if it is not one of ours."""
     if len(datagram) < HEADER.size:
         raise SyncError(f"{len(datagram)} octets is shorter than a header")
+    if len(datagram) > MAX_DATAGRAM:
+        raise SyncError(f"{len(datagram)} octets is longer than {MAX_DATAGRAM}")
     magic, version, kind, session, sequence, length = HEADER.unpack_from(datagram)
     if magic != MAGIC or version != VERSION:
         raise SyncError("not a routerha sync message (magic or version)")
@@ -144,7 +194,11 @@ def records(body: bytes) -> list[tuple[Op, bytes, bytes]]:
     while offset < len(body):
         if offset + RECORD.size > len(body):
             raise SyncError("truncated record header")
+        if len(out) == MAX_RECORDS:
+            raise SyncError(f"more than {MAX_RECORDS} records")
         op, key_len, state_len = RECORD.unpack_from(body, offset)
+        if key_len > MAX_KEY or state_len > MAX_STATE:
+            raise SyncError(f"record of {key_len}+{state_len} octets is too large")
         offset += RECORD.size
         end = offset + key_len + state_len
         if end > len(body) or not key_len:
@@ -184,6 +238,10 @@ class SyncProtocol:
         max_gap: int = 4096,
         window: int = 128,
         resync_retry: float = 1.0,
+        bulk_interval: float = 2.0,
+        confirm_hold: float = 1.0,
+        burst: int = 32,
+        admit: Admit | None = None,
         first_sequence: int | None = None,
     ) -> None:
         self.payload_size = payload_size
@@ -195,6 +253,10 @@ class SyncProtocol:
         self.max_gap = max_gap
         self.window = window
         self.resync_retry = resync_retry
+        self.bulk_interval = bulk_interval
+        self.confirm_hold = confirm_hold
+        self.burst = burst
+        self.admit = admit
         #: When to repeat an unanswered RESYNC request (None: none outstanding).
         self.resync_at: float | None = None
         # Sending side.
@@ -212,6 +274,22 @@ class SyncProtocol:
         self.last_sent_at = float("-inf")
         self.need_bulk = False
         self.started = False
+        #: The bulk sync being sent (read as the window opens), and an entry read
+        #: from it that did not fit the last message.
+        self.bulk_source: Iterator[tuple[bytes, bytes]] | None = None
+        self._bulk_next: tuple[bytes, bytes] | None = None
+        self.bulk_started_at = float("-inf")
+        #: The peer session listening when the bulk sync began (a restarted peer
+        #: missed its beginning).
+        self.bulk_for: int | None = None
+        #: When the bulk sync that merged RESYNCs asked for may start (None: none asked).
+        self.bulk_due: float | None = None
+        #: When ``flush`` must run again for what one burst left (None: nothing left).
+        self.flush_at: float | None = None
+        #: When each unacknowledged message was last sent again, and the resend budget.
+        self.resent_at: dict[int, float] = {}
+        self.resend_tokens = float(window)
+        self.resend_tokens_at = float("-inf")
         # Receiving side.
         self.peer_session: int | None = None
         self.expected: int | None = None
@@ -225,11 +303,17 @@ class SyncProtocol:
         #: a late or duplicated older message must not bring an older state back.
         #: In the order the states were applied, the oldest first.
         self.applied: OrderedDict[bytes, int] = OrderedDict()
+        #: Deletions waiting for the peer's confirmation: key -> when they go through.
+        self.doubted: OrderedDict[bytes, float] = OrderedDict()
         self.stats: dict[str, int] = {
             "sent": 0, "received": 0, "resent": 0, "acks": 0, "nacks_sent": 0,
             "nacks_received": 0, "gaps": 0, "malformed": 0, "bulk_sent": 0, "acks_received": 0,
-            "stale": 0, "resync_requests": 0,
+            "stale": 0, "resync_requests": 0, "resyncs_received": 0, "resyncs_merged": 0,
+            "queries_sent": 0, "queries_received": 0, "destroys_contradicted": 0,
         }  # fmt: skip
+        #: What was refused, by reason (records the caller did not admit, NACKs for
+        #: what was never sent, resends over the budget, ...).
+        self.dropped: dict[str, int] = {}
 
     # Local changes ------------------------------------------------------------------
 
@@ -255,32 +339,78 @@ class SyncProtocol:
         self.pending.move_to_end(key)
 
     def flush(self, now: float) -> list[Action]:
-        """Pack what is pending into DATA messages of at most ``payload_size`` octets,
-        as many as the window allows; the rest goes out as ACKs open it."""
+        """Pack what is pending, then the bulk sync, into DATA messages of at most
+        ``payload_size`` octets: as many as the window allows, at most ``burst`` now
+        (the rest at ``deadline``, at once); what does not fit goes as ACKs open it."""
         actions: list[Action] = []
+        self.flush_at = None
         if self._backlog_overflows():
             # The peer has been gone too long: forget, and send everything when it is back.
             self.pending.clear()
             self.unacked.clear()
             self.sent.clear()
+            self.resent_at.clear()
             self.need_bulk = True
         if self.need_bulk:
             actions.append(ResyncRequested())
             self.need_bulk = False
         limit = self.payload_size - HEADER.size
-        while self.pending and len(self.sent) < self.window:
+        messages = 0
+        while self._has_data() and len(self.sent) < self.window:
+            if messages == self.burst:
+                self.flush_at = now  # the caller's loop runs first, then the rest
+                break
             batch: list[tuple[bytes, Op, bytes]] = []
             size = 0
-            while self.pending:
-                key, (op, state) = next(iter(self.pending.items()))
+            while True:
+                item = self._next_record()
+                if item is None:
+                    break
+                key, _op, state = item
                 length = RECORD.size + len(key) + len(state)
                 if batch and size + length > limit:
+                    self._put_back(item)
                     break
-                del self.pending[key]
-                batch.append((key, op, state))
+                self._taken(item)
+                batch.append(item)
                 size += length
             actions.append(self._data(batch, now))
+            messages += 1
         return actions
+
+    def _has_data(self) -> bool:
+        return bool(self.pending) or self.bulk_source is not None
+
+    def _next_record(self) -> tuple[bytes, Op, bytes] | None:
+        """The next record to send: pending changes first, then the bulk sync."""
+        if self.pending:
+            key, (op, state) = self.pending.popitem(last=False)
+            return key, op, state
+        if self.bulk_source is None:
+            return None
+        if self._bulk_next is not None:
+            key, state = self._bulk_next
+            self._bulk_next = None
+            return key, Op.UPDATE, state
+        for key, state in self.bulk_source:
+            self._bulk_next = (key, state)  # taken back by _taken unless it did not fit
+            return key, Op.UPDATE, state
+        self.bulk_source = None
+        self.pending[BULK_END_KEY] = (Op.BULK_END, b"")
+        return self._next_record()
+
+    def _taken(self, item: tuple[bytes, Op, bytes]) -> None:
+        """``item`` (from ``_next_record``) went into a message."""
+        if self._bulk_next is not None and self._bulk_next[0] == item[0] and not self.pending:
+            self._bulk_next = None
+
+    def _put_back(self, item: tuple[bytes, Op, bytes]) -> None:
+        """``item`` (from ``_next_record``) did not fit: it goes first next time."""
+        key, op, state = item
+        if self._bulk_next is not None and self._bulk_next[0] == key and not self.pending:
+            return  # from the bulk sync: still waiting in _bulk_next
+        self.pending[key] = (op, state)
+        self.pending.move_to_end(key, last=False)
 
     def _backlog_overflows(self) -> bool:
         """A shut window and more waiting than ``max_unacked`` (not a bulk sync in progress,
@@ -288,17 +418,43 @@ class SyncProtocol:
         return (
             len(self.sent) >= self.window
             and len(self.pending) + len(self.unacked) > self.max_unacked
+            and self.bulk_source is None
             and BULK_END_KEY not in self.pending
         )
 
     def bulk(self, entries: Iterable[tuple[bytes, bytes]], now: float) -> list[Action]:
-        """Send every given (key, state) between BULK_BEGIN and BULK_END."""
+        """Send every given (key, state), then a BULK_END record.
+
+        ``entries`` is read as the window opens, not now: a generator that looks
+        each key up when asked sends the states current at that time. A bulk sync
+        already under way is replaced (this one covers it)."""
         self.stats["bulk_sent"] += 1
-        for key, state in entries:
-            self.update(key, state)
+        self.bulk_source = iter(entries)
+        self._bulk_next = None
         self.pending.pop(BULK_END_KEY, None)
-        self.pending[BULK_END_KEY] = (Op.BULK_END, b"")
+        self.bulk_started_at = now
+        self.bulk_for = self.peer_session
         return self.flush(now)
+
+    def _bulk_running(self) -> bool:
+        """Whether a bulk sync is still being sent (its end marker not yet out)."""
+        return self.bulk_source is not None or BULK_END_KEY in self.pending
+
+    def _resync_asked(self, now: float) -> list[Action]:
+        """The peer wants a bulk sync: at once if none started within ``bulk_interval``
+        and none is under way; otherwise one more, merged, at the next allowed time."""
+        allowed = self.bulk_started_at + self.bulk_interval
+        if self._bulk_running() and self.bulk_for == self.peer_session:
+            # The peer has listened since this bulk sync began: it gets all of it.
+            self.stats["resyncs_merged"] += 1
+            return []
+        if self.bulk_due is not None or self._bulk_running() or now < allowed:
+            self.stats["resyncs_merged"] += 1
+            self.bulk_due = max(allowed, now) if self.bulk_due is None else self.bulk_due
+            return []
+        self.bulk_started_at = now  # also when the caller's bulk() comes a little later
+        self.bulk_for = self.peer_session
+        return [ResyncRequested()]
 
     def _data(self, batch: list[tuple[bytes, Op, bytes]], now: float) -> Send:
         seq = self.next_seq
@@ -316,6 +472,9 @@ class SyncProtocol:
         self.last_sent_at = now
         return Send(self._header(Kind.DATA, seq, body))
 
+    def _drop(self, reason: str) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
+
     def _control(self, kind: Kind, sequence: int, now: float, body: bytes = b"") -> Send:
         if kind in (Kind.ALIVE, Kind.HELLO):
             self.last_sent_at = now
@@ -330,15 +489,18 @@ class SyncProtocol:
         """One datagram from the peer. Malformed ones raise SyncError and change nothing."""
         try:
             kind, session, seq, body = parse(datagram)
-            parsed = records(body) if kind is Kind.DATA else []  # all checked before any change
+            # All checked before any change.
+            parsed = records(body) if kind in (Kind.DATA, Kind.QUERY) else []
             if kind in (Kind.ACK, Kind.NACK):
                 _range(body)
         except SyncError:
             self.stats["malformed"] += 1
             raise
         actions: list[Action] = []
-        if session != self.peer_session:
+        if session != self.peer_session and kind in (Kind.DATA, Kind.ALIVE, Kind.HELLO):
             # A peer we did not know, or one that restarted: expect its session's start.
+            # (Only the messages of its DATA stream say so: a request in another session,
+            # a forged one say, answered as any, must not reset what we expect.)
             restarted = self.peer_session is not None
             self.peer_session = session
             self.expected = session
@@ -358,7 +520,7 @@ class SyncProtocol:
             return self._receive_data(seq, parsed, now)
         if kind is Kind.ACK:
             self._acked(_range(body)[1])
-            return self.flush(now) if self.pending else []  # the window opened
+            return self.flush(now) if self._has_data() else []  # the window opened
         if kind is Kind.NACK:
             return self._nacked(*_range(body), now)
         if kind is Kind.ALIVE:
@@ -367,16 +529,27 @@ class SyncProtocol:
             return [*self._sequence_seen((seq + 1) % SEQ_MOD, now), self._ack(now)]
         if kind is Kind.HELLO:
             return []
-        return [ResyncRequested()]  # RESYNC
+        if kind is Kind.QUERY:
+            return self._queried(parsed, now)
+        self.stats["resyncs_received"] += 1  # RESYNC
+        return self._resync_asked(now)
 
     def _receive_data(
         self, seq: int, parsed: list[tuple[Op, bytes, bytes]], now: float
     ) -> list[Action]:
         self.stats["received"] += 1
+        if self.resync_at is not None:
+            # The peer is sending: a bulk sync under way needs no second request yet.
+            self.resync_at = max(self.resync_at, now + self.resync_retry)
         actions: list[Action] = []
+        queried: list[bytes] = []
         for op, key, state in parsed:
             if op is Op.BULK_END:
                 self.bulk_ending = True  # complete once nothing before it is missing
+                continue
+            refused = self.admit(op, key, state) if self.admit is not None else None
+            if refused is not None:
+                self._drop(refused)
                 continue
             last = self.applied.get(key)
             if last is not None and not _after(seq, last):
@@ -384,7 +557,15 @@ class SyncProtocol:
                 continue  # this state is older than the one we have
             self.applied[key] = seq
             self.applied.move_to_end(key)
+            if op is Op.DESTROY:
+                if self._doubt(key, now):
+                    queried.append(key)
+                    continue
+            elif self.doubted.pop(key, None) is not None:
+                self.stats["destroys_contradicted"] += 1  # the peer says it lives
             actions.append(Apply(op, key, state))
+        if queried:
+            actions += self._query(queried, now)
         self._forget_old_sequences(2 * len(parsed) + 1)
         if self.expected is not None and not _after((seq + 1) % SEQ_MOD, self.expected):
             self.missing.discard(seq)  # a resend, or a duplicate
@@ -397,6 +578,53 @@ class SyncProtocol:
         if self.unacked_received >= self.ack_every:
             actions.append(self._ack(now))
         return actions + self._bulk_done()
+
+    def _doubt(self, key: bytes, now: float) -> bool:
+        """Hold a deletion until ``confirm_hold`` has passed (False: too many held)."""
+        if len(self.doubted) >= self.max_unacked and key not in self.doubted:
+            self._drop("doubts_full")  # deleted at once: memory stays bounded
+            return False
+        self.doubted.pop(key, None)
+        self.doubted[key] = now + self.confirm_hold
+        return True
+
+    def _query(self, keys: list[bytes], now: float) -> list[Action]:
+        """Ask the peer whether it still holds ``keys`` (QUERYs of at most a payload)."""
+        out: list[Action] = []
+        limit = self.payload_size - HEADER.size
+        body = b""
+        for key in keys:
+            record = RECORD.pack(Op.DESTROY, len(key), 0) + key
+            if body and len(body) + len(record) > limit:
+                out.append(self._control(Kind.QUERY, 0, now, body))
+                body = b""
+            body += record
+        out.append(self._control(Kind.QUERY, 0, now, body))
+        self.stats["queries_sent"] += len(out)
+        return out
+
+    def _queried(self, parsed: list[tuple[Op, bytes, bytes]], now: float) -> list[Action]:
+        """The peer doubts deletions: the caller re-sends what it still holds (within
+        the resend budget: a QUERY costs about as much as a resend)."""
+        self.stats["queries_received"] += 1
+        self._refill_resends(now)
+        # About what resending messages of that many records would cost.
+        cost = max(1.0, len(parsed) / QUERY_KEYS_PER_RESEND)
+        if self.resend_tokens < cost:
+            self._drop("query_budget")
+            return []
+        self.resend_tokens -= cost
+        return [Confirm(tuple(key for _op, key, _state in parsed))]
+
+    def _confirmed_deletions(self, now: float) -> list[Action]:
+        out: list[Action] = []
+        while self.doubted:
+            key, at = next(iter(self.doubted.items()))
+            if at > now:
+                break
+            del self.doubted[key]
+            out.append(Apply(Op.DESTROY, key, b""))
+        return out
 
     def _forget_old_sequences(self, budget: int) -> None:
         """Bound the per-entry record to the ``max_unacked`` states applied last (a
@@ -457,22 +685,45 @@ class SyncProtocol:
 
     def _acked(self, last: int) -> None:
         self.stats["acks_received"] += 1
+        if last != (self.session - 1) % SEQ_MOD and not self._was_sent(last):
+            self._drop("ack_unsent")  # would empty the resend queue of what never went
+            return
         for seq in list(self.sent):
             if seq != last and not _after(last, seq):
                 break  # self.sent is in sending order
+            self.resent_at.pop(seq, None)
             for key in self.sent.pop(seq):
                 entry = self.unacked.get(key)
                 if entry is not None and (entry[2] == last or _after(last, entry[2])):
                     del self.unacked[key]
 
     def _nacked(self, first: int, last: int, now: float) -> list[Action]:
-        """Send each missing message again, under its own number, with current states."""
+        """Send each missing message again, under its own number, with current states.
+
+        Only messages sent and not acknowledged: each at most once per ``nack_retry``,
+        within the resend budget. One of them whose entries were dropped (a backlog
+        overflow) goes out empty, which fills the gap just the same."""
         self.stats["nacks_received"] += 1
         if (last - first) % SEQ_MOD >= self.max_gap:
-            return [ResyncRequested()]
+            self._drop("nack_too_wide")
+            return self._resync_asked(now)
+        if not (self._was_sent(first) and self._was_sent(last)):
+            self._drop("nack_unsent")  # not of this session, or not sent yet
+            return []
+        self._refill_resends(now)
+        if len(self.resent_at) > 2 * self.max_gap:  # fills of messages no longer kept
+            self.resent_at = {q: t for q, t in self.resent_at.items() if q in self.sent}
         actions: list[Action] = []
         limit = self.payload_size - HEADER.size
         for seq in _seq_range(first, last):
+            if self.resend_tokens < 1:
+                self._drop("resend_budget")
+                break
+            if now < self.resent_at.get(seq, float("-inf")) + self.nack_retry:
+                self._drop("resend_too_soon")
+                continue
+            self.resent_at[seq] = now
+            self.resend_tokens -= 1
             body = b""
             for key in self.sent.get(seq, ()):
                 entry = self.unacked.get(key)
@@ -487,6 +738,17 @@ class SyncProtocol:
             actions.append(self._control(Kind.DATA, seq, now, body))
         return actions + self.flush(now)
 
+    def _was_sent(self, seq: int) -> bool:
+        """Whether this session has sent DATA number ``seq``."""
+        return (seq - self.session) % SEQ_MOD < (self.next_seq - self.session) % SEQ_MOD
+
+    def _refill_resends(self, now: float) -> None:
+        """``window`` resends per ``nack_retry`` at most, however many NACKs arrive."""
+        rate = self.window / self.nack_retry
+        elapsed = now - self.resend_tokens_at
+        self.resend_tokens = min(float(self.window), self.resend_tokens + elapsed * rate)
+        self.resend_tokens_at = now
+
     # Time -------------------------------------------------------------------------
 
     def deadline(self) -> float:
@@ -498,6 +760,12 @@ class SyncProtocol:
             times.append(self.nack_at)
         if self.resync_at is not None:
             times.append(self.resync_at)
+        if self.flush_at is not None:
+            times.append(self.flush_at)
+        if self.doubted:
+            times.append(next(iter(self.doubted.values())))
+        if self.bulk_due is not None and not self._bulk_running():
+            times.append(self.bulk_due)
         return min(times)
 
     def _alive_gap(self) -> float:
@@ -514,6 +782,15 @@ class SyncProtocol:
             actions.append(self._nack(order[0], order[-1], now))
         if self.resync_at is not None and now >= self.resync_at:
             actions += self.request_resync(now)
+        if self.flush_at is not None and now >= self.flush_at:
+            actions += self.flush(now)
+        actions += self._confirmed_deletions(now)
+        if self.bulk_due is not None and now >= self.bulk_due and not self._bulk_running():
+            # The RESYNCs merged meanwhile: one bulk sync answers them all.
+            self.bulk_due = None
+            self.bulk_started_at = now
+            self.bulk_for = self.peer_session
+            actions.append(ResyncRequested())
         if self.started and now >= self.last_sent_at + self._alive_gap():
             actions.append(self._control(Kind.ALIVE, (self.next_seq - 1) % SEQ_MOD, now))
         return actions

@@ -7,6 +7,13 @@ kernel when this router becomes MASTER of the configured sync group, before the
 virtual addresses attract traffic. keepalived leaves this to conntrackd and a
 notify script, and the addresses come up while the commit is still running.
 
+The peer is not trusted with the kernel table: its records are checked on
+receipt (``Admission``), the external cache holds at most ``nf_conntrack_max``
+entries, a master writes none of them into its kernel (only
+``disable_external_cache``, for active-active pairs, commits as they arrive),
+a commit never replaces a live entry, and no committed timeout exceeds the
+kernel's own for that state (``KernelTimeouts``).
+
 Order on becoming MASTER: commit the external cache (the VRRP service waits for
 it before installing addresses), then re-dump the kernel into the internal cache
 and send it all to the peer. On becoming BACKUP: ask the peer for its table.
@@ -26,24 +33,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 import itertools
 import logging
 import socket
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any, Callable
 
 from routerha.ctsync import entry as ct
 from routerha.ctsync import expectation as cx
+from routerha.ctsync.admission import Admission
 from routerha.ctsync.auth import Keys, SyncAuth
+from routerha.ctsync.cache import ExternalCache
 from routerha.ctsync.entry import PROTOCOL_NAMES
 from routerha.ctsync.kernel import Overrun, Prepared, prepare
 from routerha.ctsync.protocol import (
     Action,
     Apply,
     BulkReceived,
+    Confirm,
     Op,
     PeerRestarted,
     ResyncRequested,
@@ -51,6 +63,7 @@ from routerha.ctsync.protocol import (
     SyncError,
     SyncProtocol,
 )
+from routerha.ctsync.timeouts import MAX_EXPECTATION_TIMEOUT, KernelTimeouts
 from routerha.errors import RouterhaError
 from routerha.ip import IPAddress
 from routerha.model.conntrack_sync import ConntrackSync, SyncAuthentication
@@ -72,10 +85,18 @@ PREPARE_BATCH = 5000
 RECONCILE_SLICE = 5000
 #: The sync protocol's largest datagram (the authentication trailer comes on top).
 PAYLOAD_SIZE = 1400
+#: The kernel's table size, the bound of the external cache (the peer cannot have more).
+CONNTRACK_MAX = Path("/proc/sys/net/netfilter/nf_conntrack_max")
+#: The bound when the kernel's cannot be read.
+DEFAULT_EXTERNAL_MAX = 262_144
 
 
 #: Never synced: VRRP itself, IGMP, AH (VRRP authentication) and ESP.
 NEVER_SYNCED = frozenset({112, 2, 51, 50})
+_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+#: Seconds of received datagrams handled in one turn of the event loop (the VRRP
+#: timers run in between; the rest waits in the socket buffer).
+RECEIVE_BUDGET = 0.005
 
 
 class SyncFilter:
@@ -93,7 +114,7 @@ class SyncFilter:
         original = entry.master if isinstance(entry, cx.Expectation) else entry.original
         if original.proto in NEVER_SYNCED or original.dst.is_multicast:
             return False
-        if original.dst.version == 4 and original.dst == ipaddress.IPv4Address("255.255.255.255"):
+        if original.dst == _BROADCAST:
             return False
         if self.protocols is not None and original.proto not in self.protocols:
             return False
@@ -162,15 +183,19 @@ class ConntrackSyncService:
         self.table = table
         self.link = link
         self.loop = asyncio.get_running_loop()
-        self.protocol = SyncProtocol(payload_size=PAYLOAD_SIZE)
+        # The sync link's own traffic: to or from its address (multicast is never synced).
+        self.filter = SyncFilter(config, own=(link.local, *((config.peer,) if config.peer else ())))
+        self.protocol = SyncProtocol(
+            payload_size=PAYLOAD_SIZE, admit=Admission(self.filter.accepts, config.expect_sync)
+        )
         #: Every datagram passes it both ways (None: the configuration says type none).
         keys = sync_keys(config.authentication)
         self.auth = SyncAuth(keys, max_inner=PAYLOAD_SIZE) if keys is not None else None
         self.drop_log = DropLog(log, time.monotonic)
-        # The sync link's own traffic: to or from its address (multicast is never synced).
-        self.filter = SyncFilter(config, own=(link.local, *((config.peer,) if config.peer else ())))
+        #: The kernel's timeouts (read at start) cap those of committed entries.
+        self.timeouts = KernelTimeouts({})
         self.internal: dict[bytes, bytes] = {}
-        self.external: dict[bytes, bytes] = {}
+        self.external = ExternalCache(DEFAULT_EXTERNAL_MAX)
         #: Create messages of external entries, made ahead of a takeover (by key).
         self.prepared: dict[bytes, Prepared] = {}
         self._unprepared: set[bytes] = set()
@@ -184,12 +209,14 @@ class ConntrackSyncService:
         self._flush_scheduled = False
         self.counters: dict[str, int] = {
             "events": 0, "overruns": 0, "foreign": 0, "committed": 0, "commit_failed": 0,
-            "commits": 0, "last_commit_seconds": 0,
+            "commits": 0, "last_commit_seconds": 0, "kept_live": 0, "ignored_as_master": 0, "reasserted": 0,
         }  # fmt: skip
 
     # Life --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.timeouts = KernelTimeouts.read()
+        self.external.limit = _read_int(CONNTRACK_MAX) or DEFAULT_EXTERNAL_MAX
         await self.table.open()  # subscribed before the dump: nothing falls in between
         self.internal = await self._table_now()
         self.loop.add_reader(self.link.sock.fileno(), self._on_datagram)
@@ -298,7 +325,10 @@ class ConntrackSyncService:
         self._carry_out(self.protocol.flush(self.loop.time()))
 
     def _on_datagram(self) -> None:
+        budget = time.monotonic() + RECEIVE_BUDGET
         for _attempt in range(256):
+            if time.monotonic() > budget:
+                break  # a flood waits; the loop's timers (VRRP's) run first
             try:
                 datagram, (source, _port) = self.link.sock.recvfrom(65535)
             except BlockingIOError:
@@ -325,9 +355,10 @@ class ConntrackSyncService:
                 log.debug("sync link: dropped: %s", error)
 
     def _carry_out(self, actions: list[Action]) -> None:
-        # No external cache (or already master): the peer's entries go into the kernel
-        # right away; otherwise they wait, prepared, for a takeover.
-        commit_now = self.config.disable_external_cache or self.master
+        # Without an external cache (active-active) the peer's entries go into the kernel
+        # right away; otherwise they wait, prepared, for a takeover. A master does not
+        # write them: its kernel sees the traffic and holds the live state.
+        commit_now = self.config.disable_external_cache
         to_commit: list[bytes] = []
         for action in actions:
             if isinstance(action, Send):
@@ -337,7 +368,13 @@ class ConntrackSyncService:
                     self._send_raw(self.auth.seal(action.datagram, self.loop.time()))
             elif isinstance(action, Apply):
                 if action.op is Op.UPDATE:
-                    self.external[action.key] = action.state
+                    if self.master and not commit_now:
+                        # Its kernel holds the live state; were it to become backup, the
+                        # new master's bulk sync brings the peer's table anyway.
+                        self.counters["ignored_as_master"] += 1
+                        continue
+                    if not self.external.store(action.key, action.state):
+                        continue  # beyond the bound (counted: external_full)
                     if commit_now:
                         to_commit.append(action.key)
                     elif not cx.is_expectation_key(action.key):
@@ -346,8 +383,16 @@ class ConntrackSyncService:
                     self.external.pop(action.key, None)
                     self.prepared.pop(action.key, None)
                     self._unprepared.discard(action.key)
+            elif isinstance(action, Confirm):
+                # The peer doubts it should delete these: those we hold, it keeps.
+                for key in action.keys:
+                    state = self.internal.get(key)
+                    if state is not None:
+                        self.protocol.update(key, state)
+                        self.counters["reasserted"] += 1
+                self._schedule_flush()
             elif isinstance(action, ResyncRequested):
-                self._carry_out(self.protocol.bulk(self.internal.items(), self.loop.time()))
+                self._carry_out(self.protocol.bulk(self._internal_now(), self.loop.time()))
             elif isinstance(action, PeerRestarted):
                 log.info("conntrack sync: the peer (re)started")
                 if self.config.startup_resync and not self.bulk_complete:
@@ -380,7 +425,7 @@ class ConntrackSyncService:
                 keys = list(itertools.islice(self._unprepared, PREPARE_BATCH))
                 self._unprepared.difference_update(keys)
                 batch = [(k, self.external[k]) for k in keys if k in self.external]
-                made = await self.loop.run_in_executor(None, _prepare_batch, batch)
+                made = await self.loop.run_in_executor(None, self._prepare_batch, batch)
                 for item in made:
                     # Only if no newer state arrived meanwhile (that one is unprepared again).
                     if self.external.get(item.key) is item.state:
@@ -438,7 +483,7 @@ class ConntrackSyncService:
         if unprepared:
             # Arrived too recently to be prepared: encode them now, off the loop.
             started = time.monotonic()
-            items += await self.loop.run_in_executor(None, _prepare_batch, unprepared)
+            items += await self.loop.run_in_executor(None, self._prepare_batch, unprepared)
             log.info(
                 "conntrack sync: %d of %d entries were not prepared yet (%.3f s to prepare)",
                 len(unprepared), len(self.external), time.monotonic() - started,
@@ -451,7 +496,10 @@ class ConntrackSyncService:
             await self._commit(items)
 
     async def after_master(self) -> None:
-        """Once master: the committed entries are ours now; the peer gets them all."""
+        """Once master: the committed entries are ours now; the peer gets them all.
+
+        The dump runs in a task of its own: the VRRP service awaits this in order
+        with its adverts, and a large table takes seconds to read."""
         if not self.master:
             # A backup again before this ran (a master for a moment): the external
             # cache, maybe refilled by the peer's bulk sync already, is still needed.
@@ -459,35 +507,76 @@ class ConntrackSyncService:
         self.external.clear()
         self.prepared.clear()
         self._unprepared.clear()
-        self.internal = await self._table_now()
-        self._carry_out(self.protocol.bulk(self.internal.items(), self.loop.time()))
+        task = self.loop.create_task(self._send_table())
+        self.tasks.append(task)
+        task.add_done_callback(self.tasks.remove)
+
+    async def _send_table(self) -> None:
+        try:
+            self.internal = await self._table_now()
+        except (OSError, RouterhaError) as error:
+            log.error("conntrack sync: cannot read the table after the takeover: %s", error)
+            return
+        self._carry_out(self.protocol.bulk(self._internal_now(), self.loop.time()))
+
+    def _internal_now(self) -> Iterator[tuple[bytes, bytes]]:
+        """The internal cache for a bulk sync, read as the protocol sends it: each
+        entry as it is then (gone if it went meanwhile)."""
+        for key in list(self.internal):
+            state = self.internal.get(key)  # the cache of now (a dump may replace it)
+            if state is not None:
+                yield key, state
 
     def become_backup(self) -> None:
         self.master = False
         self._carry_out(self.protocol.request_resync(self.loop.time()))
 
     async def _commit(self, items: list[ct.Entry | cx.Expectation | Prepared]) -> None:
-        """Entries, then the expectations, whose masters must exist first."""
-        entries = [i for i in items if not isinstance(i, cx.Expectation)]
-        expectations = [i for i in items if isinstance(i, cx.Expectation)]
+        """Entries, then the expectations, whose masters must exist first. Timeouts are
+        at most the kernel's (prepared entries had theirs settled when prepared);
+        an entry or expectation that exists in the kernel is kept as it is."""
+        entries = [self._timed(i) for i in items if not isinstance(i, cx.Expectation)]
+        expectations = [
+            dataclasses.replace(i, timeout=min(i.timeout, MAX_EXPECTATION_TIMEOUT))
+            for i in items
+            if isinstance(i, cx.Expectation)
+        ]
         if not items:
             return
         started = time.monotonic()
-        result = await self.table.commit(entries, min_timeout=MIN_COMMIT_TIMEOUT)
+        result = await self.table.commit(entries, min_timeout=0)
         if expectations:
             expected = await self.table.commit_expectations(expectations)
             result.created += expected.created
-            result.replaced += expected.replaced
+            result.kept += expected.kept
             result.failed += expected.failed
         self.counters["commits"] += 1
-        self.counters["committed"] += result.created + result.replaced
+        self.counters["committed"] += result.created
+        self.counters["kept_live"] += result.kept
         self.counters["commit_failed"] += len(result.failed)
         self.counters["last_commit_seconds"] = round(time.monotonic() - started, 3)
         log.info(
-            "conntrack sync: committed %d entries (%d replaced, %d failed) in %.3f s",
-            result.created + result.replaced, result.replaced, len(result.failed),
-            time.monotonic() - started,
+            "conntrack sync: committed %d entries (%d live kept, %d failed) in %.3f s",
+            result.created, result.kept, len(result.failed), time.monotonic() - started,
         )  # fmt: skip
+
+    def _timed(self, item: ct.Entry | Prepared) -> ct.Entry | Prepared:
+        if isinstance(item, Prepared):
+            return item
+        return dataclasses.replace(item, timeout=self._commit_timeout(item))
+
+    def _commit_timeout(self, entry: ct.Entry) -> int:
+        return self.timeouts.commit_timeout(entry, MIN_COMMIT_TIMEOUT)
+
+    def _prepare_batch(self, batch: list[tuple[bytes, bytes]]) -> list[Prepared]:
+        """``prepare`` each (key, state), leaving out malformed ones (in a worker thread)."""
+        out = []
+        for key, state in batch:
+            try:
+                out.append(prepare(key, state, MIN_COMMIT_TIMEOUT, self._commit_timeout))
+            except SyncError:
+                continue
+        return out
 
     def _entry(self, key: bytes) -> ct.Entry | cx.Expectation | None:
         try:
@@ -522,8 +611,10 @@ class ConntrackSyncService:
             "prepared": len(self.prepared),
             "bulk_complete": self.bulk_complete,
             "holding": self.holding,
+            "external_max": self.external.limit,
             **self.counters,
             "malformed": self.protocol.stats["malformed"],
+            "dropped": {**self.protocol.dropped, "external_full": self.external.refused},
             "protocol": dict(self.protocol.stats),
             "authentication": (
                 {"type": "hmac-sha256", **self.auth.status()}
@@ -533,15 +624,11 @@ class ConntrackSyncService:
         }
 
 
-def _prepare_batch(batch: list[tuple[bytes, bytes]]) -> list[Prepared]:
-    """``prepare`` each (key, state), leaving out malformed ones (run in a worker thread)."""
-    out = []
-    for key, state in batch:
-        try:
-            out.append(prepare(key, state, MIN_COMMIT_TIMEOUT))
-        except SyncError:
-            continue
-    return out
+def _read_int(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def describe_expectation(x: cx.Expectation) -> dict[str, Any]:
