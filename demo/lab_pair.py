@@ -1,6 +1,6 @@
 """`make demo`: two routerhad in a namespace lab, an election, a failover, a preemption.
 
-The lab of seed 000 on this machine: routers RT-1 (10.1.1.1, priority 200) and
+The classic three-host VRRP lab on this machine: routers RT-1 (10.1.1.1, priority 200) and
 RT-2 (10.1.1.2, priority 100) and a client CL-1 (10.1.1.25) on one bridge, each in
 its own network namespace. The routers share the gateway 10.1.1.5 as VRID 1,
 VRRPv3 with 100 ms adverts. The client pings the gateway every millisecond while

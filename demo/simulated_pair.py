@@ -6,7 +6,7 @@ sees it; only the wire and the clock are simulated (a virtual clock, so the run
 is instant and repeatable). The namespace lab with the routerhad daemon grows
 out of this once the Linux I/O layer exists.
 
-Scenario (seed 000's lab): RT-1 (10.1.1.1, priority 200) and RT-2 (10.1.1.2,
+Scenario (the classic three-host VRRP lab): RT-1 (10.1.1.1, priority 200) and RT-2 (10.1.1.2,
 priority 100) share 10.1.1.5 as VRID 1, VRRPv2 with AH authentication. RT-1
 loses power at t=10 s, RT-2 takes over; RT-1 returns at t=20 s and preempts.
 """

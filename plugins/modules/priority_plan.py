@@ -98,7 +98,7 @@ notes:
 """
 
 EXAMPLES = r"""
-- name: Plan load sharing on the LAN (seed 000, groups 1 and 2)
+- name: Plan load sharing on the LAN (two groups with swapped priorities)
   routerha.cluster.priority_plan:
     strategy: load_share
     preference: [RT-1, RT-2]

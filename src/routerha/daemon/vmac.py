@@ -4,7 +4,7 @@ RFC 3768 / RFC 5798 section 7.3: the master answers for the virtual addresses
 with 00:00:5e:00:01:VRID (IPv6: 00:00:5e:00:02:VRID), so a takeover needs no ARP
 cache update in the hosts. Linux gives an interface one MAC, so each such group
 gets a macvlan with the virtual MAC: several VRIDs on one interface are several
-macvlans (the one-MAC-per-interface limit of the early vrrpd, seed 004, is gone).
+macvlans (the one-MAC-per-interface limit of the early userspace vrrpd is gone).
 
 The design is FRR's, whose vrrpd must interoperate with it:
 
@@ -17,7 +17,8 @@ The design is FRR's, whose vrrpd must interoperate with it:
   same link-local from the shared MAC); an IPv6 group's macvlan carries the
   interface's own link-local, which stays the advert source;
 - ARP: only the macvlan answers for the virtual addresses and only the interface
-  for its own, whatever the subnets (the ARP failures of seed 002).
+  for its own, whatever the subnets (with VyOS's macvlan in RFC 3768 mode, ARP replies were lost where lower and upper
+  interface shared routing).
   The interface's previous values come back when its last macvlan goes.
 """
 

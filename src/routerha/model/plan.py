@@ -8,11 +8,11 @@ Strategies:
 
 - ``symmetric``: one member is the preferred master of every group of a sync group,
   on every segment (LAN and WAN alike), so forward and return traffic take the
-  same router (seed 000, "Asymmetrisches Routing").
+  same router (a stateful firewall drops return traffic that arrives on the other one).
 - ``load_share``: the groups on a segment take turns: the first (by VRID) is
-  mastered by the first preferred member, the second by the next, and so on, as
-  seed 000's groups 1 and 2 (RT-1 master of 10.1.1.5 with 120/70, RT-2 master of
-  10.1.1.6 with 70/120). Groups of one sync group stay together: the sync group is
+  mastered by the first preferred member, the second by the next, and so on, as in the
+  classic two-group setup (RT-1 master of 10.1.1.5 with 120/70, RT-2 master of
+  10.1.1.6 with 70/120, the LAN's hosts split between the two gateways). Groups of one sync group stay together: the sync group is
   the unit that takes a turn.
 
 In both, the master of a group gets ``base``, the next member ``base - step``, and

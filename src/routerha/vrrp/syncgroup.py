@@ -2,7 +2,7 @@
 
 Without them a router can be master on the LAN and backup on the WAN, and a
 stateful firewall drops the return traffic that arrives on the other router
-(seed 000, "Asymmetrisches Routing"). The rules, as keepalived's vrrp_sync_group:
+(asymmetric routing). The rules, as keepalived's vrrp_sync_group:
 
 - FAULT spreads: while any member has a fault of its own, every member is FAULT.
 - BACKUP spreads: a master that yields to a better router takes the others along.
