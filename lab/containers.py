@@ -26,7 +26,8 @@ key and escalates with sudo, Python 3, systemd. sshd refuses root. The image's t
 names what it holds: an image cached by an older lab (root logins) is never used.
 
 The inventory reaches every host with ``ansible.builtin.ssh`` (OpenSSH) as its admin
-user, with the lab's key; Linux hosts get ``ansible_become: true`` (sudo). Host keys
+user, with the lab's key; Linux routers get ``ansible_become: true`` (sudo), clients
+none. Host keys
 are checked: each container makes its own at first boot, and the lab reads them
 from inside the container (not over the network) into ``known_hosts`` beside the
 inventory, which the inventory's ssh options point at. SSH multiplexing
@@ -838,10 +839,11 @@ def login_user(container: Container) -> str:
 
 
 def becomes(container: Container) -> bool:
-    """Whether Ansible escalates (sudo) there: on Linux hosts and VyOS (routerhad's
-    installation needs root), not on EdgeOS, where routerha only drives the platform's
-    configuration sessions, which must not run through sudo."""
-    return container.appliance not in NO_PYTHON_APPLIANCES
+    """Whether Ansible escalates (sudo) there: on Linux routers and VyOS (routerhad's
+    installation needs root); not on EdgeOS, where routerha only drives the platform's
+    configuration sessions, which must not run through sudo; not on clients, whose
+    tests (ping) need no root."""
+    return container.kind == "router" and container.appliance not in NO_PYTHON_APPLIANCES
 
 
 def _system_state(pid: int, user: str = ADMIN) -> tuple[str, list[str], str, str]:
