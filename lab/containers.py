@@ -69,8 +69,9 @@ Every podman call runs as root with ``--runtime runc --cgroup-manager cgroupfs``
 ``CONTAINERS_CONF=lab/containers.conf``: crun refuses these machines' hybrid cgroups,
 and they lack CAP_SYS_RESOURCE for podman's default ulimits. The state
 directory (``ROUTERHA_LAB_STATE``, default ``/var/lib/routerha-lab``) holds the SSH
-key pair, the image build's scratch directory while it runs, one inventory per
-topology and the locks that serialise concurrent calls.
+key pair, the image build's scratch directory while it runs, per topology its
+inventory, known_hosts and SSH multiplexing directory (``cp-<hash of the host keys>``),
+and the locks that serialise concurrent calls.
 """
 
 from __future__ import annotations
