@@ -13,10 +13,11 @@ and systemd alone (for tests on the host).
 Both kinds get: group ``vyattacfg``; the platform's admin user (``vyos``, ``ubnt``), in
 that group, with the spec's keys and sudo without a password, as on the platforms
 (whose configuration sessions run as that user, not through sudo); the fake's state
-directories (/var/lib/vyatta-fake, /var/log/vyatta-fake) writable by the group; the fake wrappers (fake_wrapper.py, fake_op.py,
-vyatta_schema.py and its schema/ data) in /usr/lib/routerha-appliance/ behind
-launchers at /opt/vyatta/sbin/vyatta-cfg-cmd-wrapper and
-/opt/vyatta/bin/vyatta-op-cmd-wrapper, which run /usr/lib/routerha-appliance/python3;
+directories (/var/lib/vyatta-fake, /var/log/vyatta-fake) writable by the group; the
+fake wrappers (fake_wrapper.py, fake_op.py, vyatta_schema.py and its schema/ data)
+in /usr/lib/routerha-appliance/ behind launchers at
+/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper and /opt/vyatta/bin/vyatta-op-cmd-wrapper,
+which run /usr/lib/routerha-appliance/python3;
 /config (root:vyattacfg, setgid) with config.boot (the interfaces' addresses and the
 host name; kept if it exists, as /config survives upgrades) and scripts/; the fake's
 running configuration loaded from it; /bin/vbash -> bash; a stand-in boot unit named
