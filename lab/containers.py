@@ -27,10 +27,9 @@ names what it holds: an image cached by an older lab (root logins) is never used
 
 The inventory reaches every host with ``ansible.builtin.ssh`` (OpenSSH) as its admin
 user, with the lab's key; Linux routers get ``ansible_become: true`` (sudo), clients
-none. Host keys
-are checked: each container makes its own at first boot, and the lab reads them
-from inside the container (not over the network) into ``known_hosts`` beside the
-inventory, which the inventory's ssh options point at. SSH multiplexing
+none. Host keys are checked: each container makes its own at first boot, and the lab
+reads them from inside the container (not over the network) into ``known_hosts``
+beside the inventory, which the inventory's ssh options point at. SSH multiplexing
 (ControlPersist) sockets live in a directory named after those keys, so a new
 container at an old address never meets an old connection.
 
@@ -849,9 +848,9 @@ def becomes(container: Container) -> bool:
 
 def _system_state(pid: int, user: str = ADMIN) -> tuple[str, list[str], str, str]:
     """(is-system-running, failed units, ``user``'s authorized_keys, appliance) of the
-    running container whose init is ``pid``: nsenter into its mount and PID namespaces (systemctl
-    there sees its own PID 1), 20 times cheaper than ``podman exec`` while polling a
-    boot. ``appliance``: the kind layout.py made it, if its wrapper is in place."""
+    running container whose init is ``pid``: nsenter into its mount and PID namespaces
+    (systemctl there sees its own PID 1), 20 times cheaper than ``podman exec`` while
+    polling a boot. ``appliance``: the kind layout.py made it, if its wrapper is in place."""
     script = (
         "systemctl is-system-running; echo ---; "
         "systemctl --failed --plain --no-legend | cut -d' ' -f1; echo ---; "
