@@ -480,8 +480,12 @@ def _netns_exists(name: str) -> bool:
     return (Path("/run/netns") / name).exists()
 
 
+def _state_path() -> Path:
+    return Path(os.environ.get("ROUTERHA_LAB_STATE", "/var/lib/routerha-lab"))
+
+
 def state_dir() -> Path:
-    path = Path(os.environ.get("ROUTERHA_LAB_STATE", "/var/lib/routerha-lab"))
+    path = _state_path()
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
 
@@ -1293,7 +1297,7 @@ def render_inventory(
     Every setting is a host variable, none in ``all``'s vars: Ansible's implicit
     localhost takes those, and ``delegate_to: localhost`` would then go over SSH."""
     topo = load(topology)
-    own = state_dir() / topo.name
+    own = _state_path() / topo.name  # only named here: nothing is written
     known_hosts = known_hosts or own / "known_hosts"
     control_dir = control_dir or own / "cp"
     ssh_args = (
