@@ -18,10 +18,20 @@ A topology (``lab/topologies/<name>.yml``, or a path) names a prefix, a manageme
 subnet, L2 segments and containers, each with its interfaces (``eth1``... on a
 segment, with addresses) and routes; a router may be an ``appliance`` (below). Each
 container boots systemd from the image
-``localhost/routerha-node:bookworm`` (Debian minbase + systemd, sshd, python3,
-iproute2, nftables, conntrack; debootstrapped from the host's apt mirror and
-imported once, no registry needed), so Ansible finds a host as it would find a
-production router: root over SSH with a key, Python 3, systemd.
+``localhost/routerha-node:bookworm-admin`` (Debian minbase + systemd, sshd, sudo,
+python3, iproute2, nftables, conntrack; debootstrapped from the host's apt mirror
+and imported once, no registry needed), so Ansible finds a host as it would find a
+production router: an admin user (``routerha-admin``) that logs in over SSH with a
+key and escalates with sudo, Python 3, systemd. sshd refuses root. The image's tag
+names what it holds: an image cached by an older lab (root logins) is never used.
+
+The inventory reaches every host with ``ansible.builtin.ssh`` (OpenSSH) as its admin
+user, with the lab's key; Linux routers get ``ansible_become: true`` (sudo), clients
+none. Host keys are checked: each container makes its own at first boot, and the lab
+reads them from inside the container (not over the network) into ``known_hosts``
+beside the inventory, which the inventory's ssh options point at. SSH multiplexing
+(ControlPersist) sockets live in a directory named after those keys, so a new
+container at an old address never meets an old connection.
 
 Networking is plumbed here, not by podman (containers run with ``--network none``):
 a "switch" network namespace ``<prefix>-sw`` holds one Linux bridge per segment
@@ -47,14 +57,20 @@ wrappers under /opt/vyatta, a stand-in boot unit; on edgeos-2 a Python that says
 and runs nothing). It is not VyOS or EdgeOS: the fake wrappers only keep the
 configuration (lab/appliance/fake_wrapper.py). The inventory gives such hosts
 ``lab_appliance: KIND`` and, for edgeos-2, no ``ansible_python_interpreter`` (Ansible's
-Python modules fail there, as on EdgeOS). Status checks the layout is in place.
+Python modules fail there, as on EdgeOS). Ansible logs in there as the platform's
+admin user (``vyos``, ``ubnt``; in group ``vyattacfg``, with sudo), whose
+configuration sessions run without become, as on the platforms. VyOS hosts get
+``ansible_become: true`` (routerhad's installation needs root; the roles' configuration
+sessions say ``become: false``); EdgeOS hosts, on the platform's own VRRP only, none.
+Status checks the layout is in place.
 
 Every podman call runs as root with ``--runtime runc --cgroup-manager cgroupfs`` and
 ``CONTAINERS_CONF=lab/containers.conf``: crun refuses these machines' hybrid cgroups,
 and they lack CAP_SYS_RESOURCE for podman's default ulimits. The state
 directory (``ROUTERHA_LAB_STATE``, default ``/var/lib/routerha-lab``) holds the SSH
-key pair, the image build's scratch directory while it runs, one inventory per
-topology and the locks that serialise concurrent calls.
+key pair, the image build's scratch directory while it runs, per topology its
+inventory, known_hosts and SSH multiplexing directory (``cp-<hash of the host keys>``),
+and the locks that serialise concurrent calls.
 """
 
 from __future__ import annotations
@@ -93,7 +109,9 @@ APPLIANCE_WRAPPER = "/" + layout.CFG_WRAPPER
 APPLIANCE_STAGING = "/var/tmp/routerha-appliance"
 TOPOLOGIES = HERE / "topologies"
 CONTAINERS_CONF = HERE / "containers.conf"
-IMAGE = "localhost/routerha-node:bookworm"
+#: The tag says what the image holds beyond Debian: a new one whenever that changes,
+#: so that an image cached by an older lab is not taken for this one.
+IMAGE = "localhost/routerha-node:bookworm-admin"
 SUITE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 #: What debootstrap installs (minbase) into the image. No pip, no pyroute2: the
@@ -112,7 +130,11 @@ PACKAGES = (
     "tar",
     "gzip",
     "ca-certificates",
+    "sudo",
 )
+#: The Linux hosts' login: an admin user with the lab's key, escalating with sudo.
+ADMIN = "routerha-admin"
+ADMIN_UID = 1000
 #: Units that only add noise (or try to reach the network) in a lab container.
 MASKED_UNITS = (
     "apt-daily.timer",
@@ -134,7 +156,7 @@ MGMT_IFNAME = "eth0"
 MGMT_SEGMENT = "mgmt"
 IFNAMSIZ = 15
 BOOT_TIMEOUT = 90.0
-CONNECTION = "ansible.builtin.paramiko_ssh"
+CONNECTION = "ansible.builtin.ssh"
 PYTHON = "/usr/bin/python3"
 
 _PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
@@ -458,8 +480,12 @@ def _netns_exists(name: str) -> bool:
     return (Path("/run/netns") / name).exists()
 
 
+def _state_path() -> Path:
+    return Path(os.environ.get("ROUTERHA_LAB_STATE", "/var/lib/routerha-lab"))
+
+
 def state_dir() -> Path:
-    path = Path(os.environ.get("ROUTERHA_LAB_STATE", "/var/lib/routerha-lab"))
+    path = _state_path()
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
 
@@ -578,8 +604,9 @@ def _remove_tree(root: Path) -> None:
 
 
 def _prepare_rootfs(root: Path) -> None:
-    """Make the debootstrapped tree a lab node: sshd for root with a key, unique host
-    keys and machine id per container, quiet units, small."""
+    """Make the debootstrapped tree a lab node: an admin user with sudo, sshd for keys
+    and not for root, unique host keys and machine id per container, quiet units,
+    small."""
     for pattern in ("var/cache/apt/archives/*.deb", "var/lib/apt/lists/*_*"):
         for path in root.glob(pattern):
             path.unlink()
@@ -596,8 +623,20 @@ def _prepare_rootfs(root: Path) -> None:
     dropin.write_text(f"[Service]\nExecStartPre=\n{keygen}ExecStartPre=/usr/sbin/sshd -t\n")
     host_keys = "".join(f"HostKey {key}\n" for _, key in HOST_KEYS)
     (root / "etc/ssh/sshd_config.d/routerha-lab.conf").write_text(
-        f"{host_keys}PermitRootLogin prohibit-password\nPasswordAuthentication no\nUseDNS no\n"
+        f"{host_keys}PermitRootLogin no\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nUseDNS no\n"
     )
+    # The admin: no password (``*``: none valid, yet not a locked account), a key put
+    # in at each container's creation, sudo without a password (a lab has no one to
+    # type it; production sets its own policy).
+    useradd = ["useradd", "--root", str(root), "--uid", str(ADMIN_UID), "--user-group"]
+    _run([*useradd, "--create-home", "--shell", "/bin/bash", "--password", "*", ADMIN])
+    ssh_dir = root / "home" / ADMIN / ".ssh"
+    ssh_dir.mkdir(mode=0o700)
+    os.chown(ssh_dir, ADMIN_UID, ADMIN_UID)
+    sudoers = root / "etc/sudoers.d" / ADMIN
+    sudoers.write_text(f"{ADMIN} ALL=(ALL:ALL) NOPASSWD: ALL\n")
+    sudoers.chmod(0o440)
     # pam_env reads it at every login (and logs its absence).
     (root / "etc/default/locale").touch()
     # Empty machine-id: systemd makes one per container (from podman's container_uuid).
@@ -615,13 +654,10 @@ def _prepare_rootfs(root: Path) -> None:
         for unit in MASKED_UNITS:
             with contextlib.suppress(FileNotFoundError):
                 (wants / unit).unlink()
-    ssh_dir = root / "root/.ssh"
-    ssh_dir.mkdir(mode=0o700, exist_ok=True)
-    ssh_dir.chmod(0o700)
     (root / "etc/routerha-lab-image").write_text(
         f"{IMAGE}: debootstrap --variant=minbase {SUITE} from {mirror()}, "
         f"built {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n"
-        f"packages: {' '.join(PACKAGES)}\n"
+        f"packages: {' '.join(PACKAGES)}\nadmin: {ADMIN} (uid {ADMIN_UID}, sudo)\n"
     )
 
 
@@ -801,15 +837,29 @@ def _ssh_banner(address: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def _system_state(pid: int) -> tuple[str, list[str], str, str]:
-    """(is-system-running, failed units, authorized_keys, appliance) of the running
-    container whose init is ``pid``: nsenter into its mount and PID namespaces (systemctl
-    there sees its own PID 1), 20 times cheaper than ``podman exec`` while polling a
-    boot. ``appliance``: the kind layout.py made it, if its wrapper is in place."""
+def login_user(container: Container) -> str:
+    """Whom Ansible logs in as: the platform's admin on an appliance, else ours."""
+    return layout.KINDS[container.appliance].admin if container.appliance else ADMIN
+
+
+def becomes(container: Container) -> bool:
+    """Whether Ansible escalates (sudo) there: on Linux routers and VyOS (routerhad's
+    installation needs root); not on EdgeOS, where routerha only drives the platform's
+    configuration sessions, which must not run through sudo; not on clients, whose
+    tests (ping) need no root."""
+    return container.kind == "router" and container.appliance not in NO_PYTHON_APPLIANCES
+
+
+def _system_state(pid: int, user: str = ADMIN) -> tuple[str, list[str], str, str]:
+    """(is-system-running, failed units, ``user``'s authorized_keys, appliance) of the
+    running container whose init is ``pid``: nsenter into its mount and PID namespaces
+    (systemctl there sees its own PID 1), 20 times cheaper than ``podman exec`` while
+    polling a boot. ``appliance``: the kind layout.py made it, if its wrapper is in place."""
     script = (
         "systemctl is-system-running; echo ---; "
         "systemctl --failed --plain --no-legend | cut -d' ' -f1; echo ---; "
-        "cat /root/.ssh/authorized_keys 2>/dev/null; echo ---; "
+        f"home=$(getent passwd {user} | cut -d: -f6); "
+        'test -n "$home" && cat "$home/.ssh/authorized_keys" 2>/dev/null; echo ---; '
         f"test -x {APPLIANCE_WRAPPER} && cat {APPLIANCE_HOME}/kind 2>/dev/null"
     )
     argv = ["nsenter", "-t", str(pid), "-m", "-p", "sh", "-c", script]
@@ -820,11 +870,12 @@ def _system_state(pid: int) -> tuple[str, list[str], str, str]:
 
 def _check_node(topo: Topology, node: NodeStatus, pid: int, public_key: str) -> None:
     container = topo.containers[node.name]
-    node.system, node.failed_units, keys, appliance = _system_state(pid)
+    user = login_user(container)
+    node.system, node.failed_units, keys, appliance = _system_state(pid, user)
     if node.system not in {"running", "degraded"}:
         node.problems.append(f"systemd is {node.system or 'unreachable'}")
     if public_key not in keys.splitlines():
-        node.problems.append("the lab's SSH key is not in /root/.ssh/authorized_keys")
+        node.problems.append(f"the lab's SSH key is not in {user}'s authorized_keys")
     if container.appliance and appliance != container.appliance:
         node.problems.append(
             f"not laid out as a {container.appliance} appliance "
@@ -958,11 +1009,13 @@ def _inside_commands(container: Container) -> list[str]:
 
 def _prepare_container(pid: int, public_key: str) -> None:
     """In the initialised (not yet started) container's mount namespace: a writable
-    /proc/sys/net and root's authorized_keys."""
+    /proc/sys/net and the admin's authorized_keys (an appliance's own admin gets the key
+    when it is laid out)."""
+    keys = f"/home/{ADMIN}/.ssh/authorized_keys"
     script = (
         "set -e; mount --bind /proc/sys/net /proc/sys/net; "
         "mount -o remount,bind,rw /proc/sys/net; "
-        "install -d -m 700 /root/.ssh; umask 077; cat > /root/.ssh/authorized_keys"
+        f"umask 077; cat > {keys}; chown {ADMIN_UID}:{ADMIN_UID} {keys}"
     )
     _run(["nsenter", "-t", str(pid), "-m", "-n", "sh", "-c", script], input=public_key + "\n")
 
@@ -985,9 +1038,10 @@ def _wait_node(topo: Topology, name: str, pid: int, deadline: float) -> tuple[st
     return state, failed
 
 
-def _lay_out_appliance(topo: Topology, container: Container) -> None:
+def _lay_out_appliance(topo: Topology, container: Container, public_key: str) -> None:
     """Copy lab/appliance/ into the booted container and run its layout.py there (with
-    the interpreter layout.py leaves for the fakes if it ran before, else python3)."""
+    the interpreter layout.py leaves for the fakes if it ran before, else python3); the
+    platform's admin user gets the lab's key."""
     assert container.appliance is not None
     name = topo.container_name(container.name)
     podman("exec", name, "rm", "-rf", APPLIANCE_STAGING)
@@ -998,6 +1052,7 @@ def _lay_out_appliance(topo: Topology, container: Container) -> None:
             {"name": i.name, "mac": i.mac, "addresses": [a.with_prefixlen for a in i.addresses]}
             for i in container.interfaces
         ],
+        "authorized_keys": [public_key],
     }
     script = (
         f'py={APPLIANCE_HOME}/python3; [ -x "$py" ] || py=python3; '
@@ -1006,12 +1061,13 @@ def _lay_out_appliance(topo: Topology, container: Container) -> None:
     podman("exec", name, "sh", "-c", script, "sh", container.appliance, json.dumps(spec))
 
 
-def _lay_out_appliances(topo: Topology) -> bool:
+def _lay_out_appliances(topo: Topology, public_key: str) -> bool:
     """Lay out the topology's appliances, in parallel; whether it has any."""
     appliances = [c for c in topo.containers.values() if c.appliance]
     if appliances:
         with ThreadPoolExecutor(max_workers=len(appliances)) as pool:
-            for done in [pool.submit(_lay_out_appliance, topo, c) for c in appliances]:
+            jobs = [pool.submit(_lay_out_appliance, topo, c, public_key) for c in appliances]
+            for done in jobs:
                 done.result()
     return bool(appliances)
 
@@ -1088,7 +1144,7 @@ def _build(topo: Topology, key: Path) -> None:
         }
         states = {n: job.result() for n, job in jobs.items()}
     lap("boot")
-    if _lay_out_appliances(topo):
+    if _lay_out_appliances(topo, public_key):
         lap("appliances")
     for name, (state, failed) in states.items():
         if state == "degraded":
@@ -1156,9 +1212,13 @@ def destroy(topology: str | Path | Topology) -> None:
         raise LabError("destroying the container lab needs root")
     with _lock(topo.name):
         _destroy(topo)
-        (state_dir() / topo.name / "inventory.yml").unlink(missing_ok=True)
+        own = state_dir() / topo.name
+        for made in ("inventory.yml", "known_hosts"):
+            (own / made).unlink(missing_ok=True)
+        for control in own.glob("cp*"):
+            shutil.rmtree(control, ignore_errors=True)
         with contextlib.suppress(OSError):
-            (state_dir() / topo.name).rmdir()
+            own.rmdir()
     say(f"{topo.name}: destroyed")
 
 
@@ -1204,18 +1264,53 @@ def exec(
 # The inventory --------------------------------------------------------------------
 
 
-def render_inventory(topology: str | Path | Topology, key: Path) -> str:
+def _host_keys(topo: Topology) -> str:
+    """known_hosts lines for the topology's containers: the keys each made at its first
+    boot, read from inside it (nsenter), never from the network."""
+    found = _containers(topo)
+    files = [f"{path}.pub" for _, path in HOST_KEYS]
+    lines = []
+    for name, container in topo.containers.items():
+        entry = found.get(topo.container_name(name))
+        pid = int((entry or {}).get("Pid") or 0)
+        if not pid:
+            raise LabError(f"{name}: not running; its host keys cannot be read")
+        out = _run(["nsenter", "-t", str(pid), "-m", "cat", *files]).stdout
+        keys = [line.split()[:2] for line in out.splitlines() if len(line.split()) >= 2]
+        if not keys:
+            raise LabError(f"{name}: no SSH host keys in {', '.join(files)}")
+        lines += [f"{container.mgmt.ip} {kind} {key}" for kind, key in keys]
+    return "\n".join(lines) + "\n"
+
+
+def render_inventory(
+    topology: str | Path | Topology,
+    key: Path,
+    known_hosts: Path | None = None,
+    control_dir: Path | None = None,
+) -> str:
     """An Ansible YAML inventory with the hosts' connection data (and an appliance's
-    ``lab_appliance`` kind)."""
+    ``lab_appliance`` kind): OpenSSH as the host's admin user with ``key``, host keys
+    checked against ``known_hosts`` (default: beside the lab's own inventory), SSH
+    multiplexing sockets in ``control_dir``; sudo where ``becomes``.
+
+    Every setting is a host variable, none in ``all``'s vars: Ansible's implicit
+    localhost takes those, and ``delegate_to: localhost`` would then go over SSH."""
     topo = load(topology)
+    own = _state_path() / topo.name  # only named here: nothing is written
+    known_hosts = known_hosts or own / "known_hosts"
+    control_dir = control_dir or own / "cp"
+    ssh_args = (
+        f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"
+    )
 
     def q(value: str) -> str:
         return json.dumps(value)  # a YAML double-quoted scalar
 
     lines = [
         f"# The {topo.name} container lab's hosts (lab/containers.py, {topo.path.name}):",
-        "# connection data (and an appliance's kind). Host keys change with every container:",
-        "# not checked.",
+        "# connection data (and an appliance's kind). The lab writes the host keys each",
+        "# container made to known_hosts, which ssh checks (a new container, new keys).",
         "all:",
         "  hosts:",
     ]
@@ -1223,13 +1318,17 @@ def render_inventory(topology: str | Path | Topology, key: Path) -> str:
         lines += [
             f"    {container.name}:",
             f"      ansible_host: {q(str(container.mgmt.ip))}",
-            "      ansible_user: root",
             f"      ansible_connection: {CONNECTION}",
+            f"      ansible_user: {q(login_user(container))}",
             f"      ansible_ssh_private_key_file: {q(str(key))}",
+            f"      ansible_ssh_common_args: {q(ssh_args)}",
+            "      ansible_ssh_host_key_checking: true",
+            f"      ansible_control_path_dir: {q(str(control_dir))}",
+            "      ansible_ssh_pipelining: true",
+            f"      ansible_become: {'true' if becomes(container) else 'false'}",
         ]
         if container.appliance not in NO_PYTHON_APPLIANCES:
             lines.append(f"      ansible_python_interpreter: {PYTHON}")
-        lines.append("      ansible_paramiko_host_key_checking: false")
         if container.appliance:
             lines.append(f"      lab_appliance: {q(container.appliance)}")
     lines.append("  children:")
@@ -1244,10 +1343,22 @@ def render_inventory(topology: str | Path | Topology, key: Path) -> str:
 def write_inventory(
     topology: str | Path | Topology, key: Path, path: str | Path | None = None
 ) -> Path:
+    """The running topology's host keys into known_hosts, and its inventory (to the state
+    directory, and to ``path`` too when given). The SSH multiplexing directory is named
+    after the host keys: connections that an earlier container at the same address left
+    open (ControlPersist) are never reused."""
     topo = load(topology)
-    text = render_inventory(topo, key)
-    own = state_dir() / topo.name / "inventory.yml"
-    targets = [own] if path is None else [own, Path(path)]
+    own = state_dir() / topo.name
+    own.mkdir(parents=True, exist_ok=True)
+    known = _host_keys(topo)
+    known_hosts = own / "known_hosts"
+    known_hosts.write_text(known)
+    control_dir = own / f"cp-{zlib.crc32(known.encode()):08x}"
+    for stale in own.glob("cp-*"):
+        if stale != control_dir:
+            shutil.rmtree(stale, ignore_errors=True)
+    text = render_inventory(topo, key, known_hosts, control_dir)
+    targets = [own / "inventory.yml"] if path is None else [own / "inventory.yml", Path(path)]
     for target in targets:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)

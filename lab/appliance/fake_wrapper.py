@@ -1044,6 +1044,9 @@ def load_config_boot(paths: Paths) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    # The state is shared by the group's members (the platform's admin users, root at
+    # boot): what one creates, the others write.
+    os.umask(0o002)
     paths = Paths()
     if args[:1] == ["--rollback"] and len(args) in (2, 4):
         if len(args) == 4 and args[2] == "--after":

@@ -6,13 +6,18 @@ copies lab/appliance/ in and runs it for a container with ``appliance:``)::
     python3 layout.py vyos-1.4 --spec '{"hostname": "v1", "interfaces": [...]}'
 
 ``--spec``: the host name and the interfaces (``name``, ``mac``, ``addresses``) the
-initial configuration holds. ``--root DIR`` lays the files out under DIR instead of
-``/`` and leaves users, groups and systemd alone (for tests on the host).
+initial configuration holds, and ``authorized_keys`` (public keys) for the admin user.
+``--root DIR`` lays the files out under DIR instead of ``/`` and leaves users, groups
+and systemd alone (for tests on the host).
 
-Both kinds get: group ``vyattacfg``; the fake wrappers (fake_wrapper.py, fake_op.py,
-vyatta_schema.py and its schema/ data) in /usr/lib/routerha-appliance/ behind
-launchers at /opt/vyatta/sbin/vyatta-cfg-cmd-wrapper and
-/opt/vyatta/bin/vyatta-op-cmd-wrapper, which run /usr/lib/routerha-appliance/python3;
+Both kinds get: group ``vyattacfg``; the platform's admin user (``vyos``, ``ubnt``), in
+that group, with the spec's keys and sudo without a password, as on the platforms
+(whose configuration sessions run as that user, not through sudo); the fake's state
+directories (/var/lib/vyatta-fake, /var/log/vyatta-fake) writable by the group; the
+fake wrappers (fake_wrapper.py, fake_op.py, vyatta_schema.py and its schema/ data)
+in /usr/lib/routerha-appliance/ behind launchers at
+/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper and /opt/vyatta/bin/vyatta-op-cmd-wrapper,
+which run /usr/lib/routerha-appliance/python3;
 /config (root:vyattacfg, setgid) with config.boot (the interfaces' addresses and the
 host name; kept if it exists, as /config survives upgrades) and scripts/; the fake's
 running configuration loaded from it; /bin/vbash -> bash; a stand-in boot unit named
@@ -39,6 +44,7 @@ import argparse
 import grp
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -65,18 +71,26 @@ EDGEOS_PYTHON = "3.5.3"
 
 
 class Kind:
-    def __init__(self, name: str, syntax: str, version: str, unit: str, platform: str) -> None:
+    def __init__(
+        self, name: str, syntax: str, version: str, unit: str, platform: str, admin: str
+    ) -> None:
         self.name = name
         self.syntax = syntax
         self.version = version
         self.unit = unit
         self.platform = platform
+        self.admin = admin  # the platform's default login, an admin in group vyattacfg
 
 
 KINDS = {
-    "vyos-1.4": Kind("vyos-1.4", "vyos", VYOS_VERSION, "vyos-router.service", "VyOS"),
-    "edgeos-2": Kind("edgeos-2", "vyatta", EDGEOS_VERSION, "vyatta-router.service", "EdgeOS"),
+    "vyos-1.4": Kind("vyos-1.4", "vyos", VYOS_VERSION, "vyos-router.service", "VyOS", "vyos"),
+    "edgeos-2": Kind(
+        "edgeos-2", "vyatta", EDGEOS_VERSION, "vyatta-router.service", "EdgeOS", "ubnt"
+    ),
 }
+#: The fake's state, written by every session's user: group vyattacfg, setgid, as the
+#: platforms keep their configuration tree (the boot's root-run load included).
+STATE_DIRS = ("var/lib/vyatta-fake", "var/log/vyatta-fake")
 
 VYOS_OS_RELEASE = f"""\
 # routerha lab stand-in (lab/appliance/layout.py): a Debian 12 container laid out as VyOS.
@@ -293,6 +307,39 @@ def _install(kind: Kind, root: Path) -> None:
     _symlink(root / "bin/vbash", "bash")
 
 
+def _admin(kind: Kind, spec: dict[str, Any], root: Path) -> None:
+    """The platform's admin user (in group vyattacfg, sudo), with the spec's keys; the
+    fake's state, group vyattacfg and setgid, so that its sessions can write it."""
+    state_dirs = [root / path for path in STATE_DIRS]
+    for path in state_dirs:
+        path.mkdir(parents=True, exist_ok=True)
+    if root.resolve() != Path("/"):
+        return
+    gid = grp.getgrnam(GROUP).gr_gid
+    for top in state_dirs:
+        for path in [top, *top.rglob("*")]:
+            os.lchown(path, -1, gid)
+            if not path.is_symlink():
+                path.chmod(0o2775 if path.is_dir() else 0o664)
+    try:
+        pwd.getpwnam(kind.admin)
+    except KeyError:
+        _system(
+            root,
+            *("useradd", "--create-home", "--shell", "/bin/vbash", "--password", "*"),
+            *("--groups", GROUP, kind.admin),
+        )
+    sudoers = root / "etc/sudoers.d" / kind.admin
+    _write(sudoers, f"{kind.admin} ALL=(ALL:ALL) NOPASSWD: ALL\n", 0o440)
+    user = pwd.getpwnam(kind.admin)
+    ssh_dir = Path(user.pw_dir) / ".ssh"
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    keys = ssh_dir / "authorized_keys"
+    _write(keys, "".join(f"{key.strip()}\n" for key in spec.get("authorized_keys", [])), 0o600)
+    for path in (ssh_dir, keys):
+        os.chown(path, user.pw_uid, user.pw_gid)
+
+
 def _config(kind: Kind, spec: dict[str, Any], root: Path) -> None:
     """/config: config.boot and the hook scripts, unless there (they survive upgrades)."""
     config = root / "config"
@@ -355,6 +402,7 @@ def build(kind_name: str, spec: dict[str, Any], root: Path = Path("/")) -> None:
     """Lay the appliance out under ``root``; ``kind`` file last (status looks for it)."""
     kind = KINDS[kind_name]
     _install(kind, root)
+    _admin(kind, spec, root)
     _config(kind, spec, root)
     _release(kind, root)
     _boot_unit(kind, root)

@@ -75,6 +75,12 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(
                 "vyatta_config: confirm_minutes must be 0 (plain commit) or more"
             )
+        if self._play_context.become:
+            raise AnsibleActionFail(
+                "vyatta_config: the task would run through become (sudo), and the platform's "
+                "configuration sessions must not: set become: false on it and connect as the "
+                "admin user (in group vyattacfg: VyOS's vyos, EdgeOS's ubnt)"
+            )
         self.args, self.masker = args, Masker()
         desired = self._desired()
         text = self._read_config()
@@ -186,8 +192,8 @@ class ActionModule(ActionBase):
     def _run(self, command):
         """``command`` as the raw module runs it: to the login shell as it is. (With
         Ansible's default executable, `&& sleep 0` would be appended after the last
-        line, which ends a here-document.)"""
-        return self._low_level_execute_command(command, sudoable=True, executable=False)
+        line, which ends a here-document.) Never through become (run refuses it)."""
+        return self._low_level_execute_command(command, sudoable=False, executable=False)
 
     def _shell(self, command, what):
         run = self._run(command)

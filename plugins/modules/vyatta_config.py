@@ -90,6 +90,10 @@ options:
     type: str
     default: vyattacfg
 notes:
+  - Connect as the platform's admin user (in group C(vyattacfg), such as VyOS's C(vyos) or EdgeOS's C(ubnt)) and set
+    O(ignore:become) to false on the task. The platforms' configuration sessions must not run through sudo (they
+    would leave root-owned files in the configuration tree); the module fails, changing nothing, when the task would
+    become.
   - Passwords appear in RV(commands) and the diff as C(<secret HMAC>), keyed afresh on every run.
   - The router's own VRRP (keepalived under VyOS and EdgeOS) is not watched by this module; the rollout checks the
     configuration it reads back, not the VRRP states.

@@ -103,3 +103,21 @@ def test_changes_the_members_must_make_together_are_named_before_the_commit(play
     # A priority is each router's own: no need to change together.
     result, _output = apply(playbook, router, config(priority=150), check=True)
     assert result["changed"] and result["splitting"] == []
+
+
+def test_a_task_that_would_become_is_refused_and_changes_nothing(playbook, router):
+    """The platforms' configuration sessions run as the admin user: a task (or play)
+    with become would run them through sudo, so the module refuses it."""
+    running = Path(router["running"])
+    before = running.read_text() if running.exists() else None
+    options = {k: v for k, v in router.items() if k != "running"}
+    task = {
+        "routerha.cluster.vyatta_config": {**options, "config": config()},
+        "become": True,
+        "register": "result",
+        "ignore_errors": True,
+    }
+    run = playbook([task], register=["result"])
+    assert run.results["result"]["failed"], run.output
+    assert "set become: false" in run.results["result"]["msg"]
+    assert (running.read_text() if running.exists() else None) == before

@@ -39,9 +39,19 @@ def isolated_topology(
 def ansible_ping(inventory: Path, pattern: str) -> subprocess.CompletedProcess[str]:
     """``ansible -m ping`` on the hosts ``pattern`` names, with no host-key setting
     from the environment (the inventory's own must do)."""
-    env = {k: v for k, v in os.environ.items() if "HOST_KEY_CHECKING" not in k}
+    return ansible(inventory, pattern, "-m", "ansible.builtin.ping")
+
+
+def ansible(inventory: Path, pattern: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``ansible`` ad hoc on the hosts ``pattern`` names, with no host-key or become
+    setting from the environment (the inventory's own must do)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if "HOST_KEY_CHECKING" not in k and not k.startswith("ANSIBLE_BECOME")
+    }
     return subprocess.run(
-        [str(ANSIBLE), "-i", str(inventory), pattern, "-m", "ansible.builtin.ping"],
+        [str(ANSIBLE), "-i", str(inventory), pattern, *args],
         capture_output=True,
         text=True,
         timeout=120,

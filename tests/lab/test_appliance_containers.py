@@ -16,7 +16,7 @@ import yaml
 
 from lab import containers
 from routerha.model.native.config_boot import parse_config_boot
-from tests.lab.container_lab import ansible_ping, isolated_topology, lab_inventory
+from tests.lab.container_lab import ansible, ansible_ping, isolated_topology, lab_inventory
 
 pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -106,6 +106,36 @@ def test_the_wrapper_configures_under_sg_vyattacfg(topology, inventory):
         ("set", 1)
     ]
     assert entries[-1]["words"][-1] == "0" and "Set failed" in entries[-1]["error"]
+
+
+def test_the_platforms_admins_log_in_and_configure_without_become(topology, inventory):
+    """Ansible logs in as vyos / ubnt (in group vyattacfg), as on the platforms, and
+    their configuration sessions need no sudo; VyOS's login may become root."""
+    hosts = yaml.safe_load(inventory.read_text())["all"]["hosts"]
+    assert (hosts["v1"]["ansible_user"], hosts["v1"]["ansible_become"]) == ("vyos", True)
+    assert (hosts["e1"]["ansible_user"], hosts["e1"]["ansible_become"]) == ("ubnt", False)
+    for host, user in (("v1", "vyos"), ("e1", "ubnt")):
+        who = ansible(inventory, host, "-e", "ansible_become=false", "-m", "raw", "-a", "id -Gn")
+        assert who.returncode == 0, who.stdout + who.stderr
+        assert who.stdout.splitlines()[1].split()[:1] == [user] and "vyattacfg" in who.stdout
+        session = (
+            f"sg vyattacfg -c 'W={CFG}; $W begin && "
+            f"$W set system host-name by-{user} && $W commit && $W end'"
+        )
+        done = ansible(inventory, host, "-e", "ansible_become=false", "-m", "raw", "-a", session)
+        assert done.returncode == 0, done.stdout + done.stderr
+        commands = run(topology, host, OP, "show", "configuration", "commands").stdout
+        assert f"set system host-name 'by-{user}'" in commands
+        entry = json.loads(
+            run(topology, host, "tail", "-1", "/var/log/vyatta-fake/sessions.jsonl").stdout
+        )
+        assert entry["op"] == "end" and entry["uid"] != 0
+        restore = configure(
+            topology, host, f"$W begin && $W set system host-name {host} && $W commit && $W end"
+        )
+        assert restore.returncode == 0, restore.stdout
+    root = ansible(inventory, "v1", "-m", "command", "-a", "id -u")
+    assert root.stdout.splitlines()[-1] == "0", root.stdout + root.stderr
 
 
 def test_python_on_edgeos_says_3_5_and_runs_nothing(topology, inventory):

@@ -443,6 +443,16 @@ def test_topologies_name_appliances_and_the_inventory_follows(tmp_path):
     assert "ansible_python_interpreter" not in hosts["e2"]
     assert hosts["e2"]["lab_appliance"] == "edgeos-2"
     assert "lab_appliance" not in hosts["client-v"]
+    # The platforms' admins log in; only VyOS (routerhad) escalates; OpenSSH everywhere.
+    logins = {name: (h["ansible_user"], h["ansible_become"]) for name, h in hosts.items()}
+    assert logins == {
+        "v1": ("vyos", True),
+        "v2": ("vyos", True),
+        "e1": ("ubnt", False),
+        "e2": ("ubnt", False),
+        "client-v": (containers.ADMIN, False),
+    }
+    assert {h["ansible_connection"] for h in hosts.values()} == {"ansible.builtin.ssh"}
     for name in ("default", "multisite"):  # unchanged
         assert all(c.appliance is None for c in containers.load(name).containers.values())
 

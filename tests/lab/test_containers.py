@@ -9,16 +9,24 @@ Building the base image on a new machine adds about 70 s to the first test.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lab import containers
 from lab.netlab import poll
-from tests.lab.container_lab import ANSIBLE, ansible_ping, isolated_topology, lab_inventory
+from tests.lab.container_lab import (
+    ANSIBLE,
+    ansible,
+    ansible_ping,
+    isolated_topology,
+    lab_inventory,
+)
 
 pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -97,7 +105,8 @@ def test_routers_run_systemd_and_start_with_forwarding(topology, inventory):
 
 def test_ansible_reaches_every_host_over_ssh(inventory):
     text = inventory.read_text()
-    assert "ansible_connection: ansible.builtin.paramiko_ssh" in text
+    assert "ansible_connection: ansible.builtin.ssh" in text
+    assert "paramiko" not in text
     # No host-key setting from the environment: the inventory's own must do.
     result = ansible_ping(inventory, "all")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -114,6 +123,63 @@ def test_ansible_reaches_every_host_over_ssh(inventory):
     assert groups["routers"]["hosts"] == ["r1", "r2"]
     assert groups["clients"]["hosts"] == ["client"]
     assert groups["lab_pair"]["hosts"] == ["r1", "r2"]
+
+
+def test_the_admin_logs_in_and_becomes_root_root_cannot_log_in(topology, inventory):
+    hosts = yaml.safe_load(inventory.read_text())["all"]["hosts"]
+    for name in ("r1", "r2", "client"):
+        assert hosts[name]["ansible_user"] == containers.ADMIN
+    assert hosts["r1"]["ansible_become"] is True and hosts["client"]["ansible_become"] is False
+    who = ansible(inventory, "r1:client", "-m", "ansible.builtin.command", "-a", "id -un")
+    assert who.returncode == 0, who.stdout + who.stderr
+    assert re.search(r"^r1 \| CHANGED \| rc=0 >>\nroot$", who.stdout, re.M), who.stdout
+    assert re.search(rf"^client \| CHANGED \| rc=0 >>\n{containers.ADMIN}$", who.stdout, re.M)
+    plain = ansible(inventory, "r1", "-e", "ansible_become=false", "-a", "id -un")
+    assert plain.stdout.splitlines()[-1] == containers.ADMIN, plain.stdout + plain.stderr
+    # sshd refuses root, with the lab's key too.
+    r1 = hosts["r1"]
+    ssh = [
+        "ssh", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+        "-o", "StrictHostKeyChecking=yes", *r1["ansible_ssh_common_args"].split(),
+        "-i", r1["ansible_ssh_private_key_file"],
+    ]  # fmt: skip
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*ssh, *argv], capture_output=True, text=True, timeout=30, check=False
+        )
+
+    root = run(f"root@{r1['ansible_host']}", "true")
+    assert root.returncode == 255 and "Permission denied" in root.stderr, root.stderr
+    admin = run(f"{containers.ADMIN}@{r1['ansible_host']}", "sudo", "-n", "id", "-u")
+    assert admin.stdout.strip() == "0", admin.stderr
+
+
+def test_host_keys_are_checked(topology, inventory, tmp_path):
+    """The inventory's known_hosts holds each container's own keys: r1 answering with
+    another key (r2's, as a stranger at r1's address would) is refused."""
+    hosts = yaml.safe_load(inventory.read_text())["all"]["hosts"]
+    known = Path(re.search(r"UserKnownHostsFile=(\S+)", hosts["r1"]["ansible_ssh_common_args"])[1])
+    r1, r2 = hosts["r1"]["ansible_host"], hosts["r2"]["ansible_host"]
+    lines = known.read_text().splitlines()
+    assert {line.split()[0] for line in lines} == {r1, r2, hosts["client"]["ansible_host"]}
+    forged = tmp_path / "known_hosts"
+    forged.write_text(
+        "".join(f"{r1} {line.split(' ', 1)[1]}\n" for line in lines if line.startswith(f"{r2} "))
+    )
+    text = inventory.read_text().replace(str(known), str(forged))
+    # Its own multiplexing sockets: an open connection would skip the host key check.
+    text = re.sub(
+        r"ansible_control_path_dir: .*", f'ansible_control_path_dir: "{tmp_path}/cp"', text
+    )
+    stranger = tmp_path / "inventory.yml"
+    stranger.write_text(text)
+    refused = ansible_ping(stranger, "r1")
+    assert refused.returncode != 0
+    assert "UNREACHABLE" in refused.stdout and "Host key verification failed" in refused.stdout, (
+        refused.stdout
+    )
+    assert ansible_ping(inventory, "r1").returncode == 0
 
 
 def test_r1_reaches_r2_on_every_segment(topology, inventory):
