@@ -20,6 +20,13 @@ What the RFCs leave to implementations, done as keepalived and VyOS do it:
   A master advertises a change at once, so a router with a dead uplink hands over now.
 - Sync groups: a member asks its ``sync`` coordinator before becoming master and
   reports its transitions to it (``routerha.vrrp.syncgroup``).
+
+Beyond the RFC: a master that hears a lower priority (or an equal priority from a
+lower address) discards the advert as 6.4.3 says, but also re-announces itself (an
+advert and a gratuitous burst, at most once per Advertisement_Interval), as
+keepalived does (``garp_lower_prio_repeat``). Another master exists only after a
+split brain or a forged advert, and its gratuitous ARPs took the clients; without
+the re-announcement they keep its MAC until their neighbour entries expire.
 """
 
 from __future__ import annotations
@@ -90,6 +97,9 @@ class VrrpMachine:
         self._preempt_from = 0.0
         #: Preemption held back from outside (the conntrack sync's startup wait).
         self.preemption_held = False
+        #: When this master last re-announced itself to a lower master (see the
+        #: module's docstring); None since it became master.
+        self._reannounced_at: float | None = None
 
     # Derived timers, RFC 5798 section 6.1 (VRRPv2: RFC 3768 section 6.1) -----------
 
@@ -213,7 +223,25 @@ class VrrpMachine:
                 else "equal priority, higher address"
             )
             return self._enter_backup(now, f"{why} advertisement from {advert.source}")
-        return []
+        # The RFC discards the advert: done, its sender changes nothing here.
+        return self._reannounce(now)
+
+    def _reannounce(self, now: float) -> list[Action]:
+        """Beyond RFC 5798: another router believes it is master (a partition that has
+        healed, or a forged advert made a backup take over) and its gratuitous ARPs
+        or NAs may have taken the clients and the switch ports. Send our advert (it
+        yields at once instead of at our next Adver_Timer) and our gratuitous burst
+        (the clients and switches learn our MAC back), as keepalived does. At most
+        once per Advertisement_Interval: a flood of forged lower adverts costs one
+        advert and one burst per interval, no more."""
+        last = self._reannounced_at
+        if last is not None and now - last < self.advert_interval:
+            return []
+        self._reannounced_at = now
+        return [
+            SendAdvert(self.name, self.priority),
+            SendGratuitous(self.name, self.group.garp.master_repeat),
+        ]
 
     def _adver_timer(self, now: float) -> list[Action]:
         """RFC 5798 section 6.4.3, "If the Adver_Timer fires"."""
@@ -284,6 +312,7 @@ class VrrpMachine:
         self.master_address = self.primary_address
         self.master_priority = self.priority
         self.wants_master = False
+        self._reannounced_at = None
         actions = self._transition(State.MASTER, reason)
         actions += [
             self._cancel(Timer.MASTER_DOWN),
