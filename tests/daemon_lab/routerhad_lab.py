@@ -83,6 +83,8 @@ class Routerhad:
         self.conf = lab.dir / f"{self.name}.json"
         self.sock = lab.dir / f"{self.name}.sock"
         self.pidfile = lab.dir / f"{self.name}.pid"
+        #: AH sequence numbers kept across restarts (``--state-dir``).
+        self.state_dir = lab.dir / f"{self.name}-state"
         self.conf.write_text(text)
         self.runs: list[LabProcess] = []
 
@@ -103,6 +105,7 @@ class Routerhad:
                 "--config", str(self.conf),
                 "--control", str(self.sock),
                 "--pidfile", str(self.pidfile),
+                "--state-dir", str(self.state_dir),
                 *extra,
                 log_name=f"{self.name}-{len(self.runs) + 1}.log",
             )
