@@ -85,7 +85,7 @@ class Routerhad:
         self.pidfile = lab.dir / f"{self.name}.pid"
         #: AH sequence numbers kept across restarts (``--state-dir``).
         self.state_dir = lab.dir / f"{self.name}-state"
-        self.conf.write_text(text)
+        self.write_config(text)
         self.runs: list[LabProcess] = []
 
     # Running
@@ -121,6 +121,7 @@ class Routerhad:
 
     def write_config(self, text: str) -> None:
         self.conf.write_text(text)
+        self.conf.chmod(0o600)  # it may hold passwords: routerhad warns otherwise
 
     # Reading
 

@@ -8,7 +8,9 @@ started meanwhile would inherit it).
 
 A client cannot hold the daemon: a request must arrive within ``READ_DEADLINE``
 seconds and its answer be taken within ``WRITE_DEADLINE``; at most
-``MAX_CONNECTIONS`` are open at once, further ones are closed at once and counted.
+``MAX_CONNECTIONS`` are open at once: a further one closes the oldest connection
+that has sent nothing yet (or, when every one is busy with a request, is closed
+itself), and each is counted.
 Idle or hostile clients therefore cost a bounded number of file descriptors, far
 below the limit (raised to the hard limit at start), and ``status`` keeps answering.
 """
@@ -50,33 +52,61 @@ class ControlServer:
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.active = 0
-        #: refused (over the cap), timeouts, bad (malformed or oversized requests).
+        #: Connections still waiting for their request line, oldest first.
+        self.reading: dict[asyncio.Task, None] = {}
+        self._evicted: set[asyncio.Task] = set()
+        #: refused (over the cap, all busy), evicted (idle, to make room), timeouts,
+        #: bad (malformed or oversized requests).
         self.counters: collections.Counter[str] = collections.Counter()
 
     async def client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.active >= MAX_CONNECTIONS:
+        task = asyncio.current_task()
+        assert task is not None
+        if self.active >= MAX_CONNECTIONS and not self._evict_idle():
             self.counters["refused"] += 1
-            log.warning("control: %d connections open, one more refused", self.active)
+            log.warning("control: %d requests in progress, a connection refused", self.active)
             writer.transport.abort()
             return
         self.active += 1
+        self.reading[task] = None
         try:
-            await self._serve(reader, writer)
+            await self._serve(reader, writer, task)
         except (TimeoutError, asyncio.TimeoutError):
             self.counters["timeouts"] += 1
             log.warning("control: a client sent no request or took no answer in time")
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            if task not in self._evicted:
+                raise
         finally:
             self.active -= 1
+            self.reading.pop(task, None)
+            self._evicted.discard(task)
             writer.transport.abort()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _evict_idle(self) -> bool:
+        """Make room by closing the oldest connection that has sent nothing yet: idle
+        clients cannot keep a real request (``routerhactl status``) out."""
+        if not self.reading:
+            return False
+        oldest = next(iter(self.reading))
+        del self.reading[oldest]
+        self._evicted.add(oldest)
+        oldest.cancel()
+        self.counters["evicted"] += 1
+        log.warning("control: %d connections open, the oldest idle one closed", self.active)
+        return True
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, task: asyncio.Task
+    ) -> None:
         try:
             line = await asyncio.wait_for(reader.readline(), READ_DEADLINE)
         except ValueError:  # longer than the reader's limit
             self.counters["bad"] += 1
             line = b""
+        self.reading.pop(task, None)
         try:
             request = json.loads(line)
             if not isinstance(request, dict):
@@ -123,8 +153,7 @@ def bind(path: str) -> socket.socket:
     return sock
 
 
-async def serve(path: str, handler: Handler) -> asyncio.AbstractServer:
-    server = ControlServer(handler)
+async def serve(path: str, server: ControlServer) -> asyncio.AbstractServer:
     return await asyncio.start_unix_server(server.client, sock=bind(path), limit=MAX_REQUEST)
 
 

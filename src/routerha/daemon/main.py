@@ -206,7 +206,7 @@ async def run(
     async def handle(request: dict[str, Any]) -> dict[str, Any]:
         command = request.get("command")
         if command == "status":
-            return service.status()
+            return {**service.status(), "control": dict(control_server.counters)}
         if command == "reload":
             return await reload()
         if command == "conntrack":
@@ -214,7 +214,8 @@ async def run(
         return {"error": f"unknown command {command!r}"}
 
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload()))
-    server = await control.serve(control_path, handle)
+    control_server = control.ControlServer(handle)
+    server = await control.serve(control_path, control_server)
     steady_loop(realtime)
     sd_notify("READY=1")
     log.info("routerhad %s running %d groups", __version__, len(service.groups))
