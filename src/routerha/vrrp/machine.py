@@ -21,12 +21,19 @@ What the RFCs leave to implementations, done as keepalived and VyOS do it:
 - Sync groups: a member asks its ``sync`` coordinator before becoming master and
   reports its transitions to it (``routerha.vrrp.syncgroup``).
 
-Beyond the RFC: a master that hears a lower priority (or an equal priority from a
-lower address) discards the advert as 6.4.3 says, but also re-announces itself (an
-advert and a gratuitous burst, at most once per Advertisement_Interval), as
-keepalived does (``garp_lower_prio_repeat``). Another master exists only after a
-split brain or a forged advert, and its gratuitous ARPs took the clients; without
-the re-announcement they keep its MAC until their neighbour entries expire.
+Beyond the RFC, so that a split brain heals cleanly:
+
+- A master that hears a lower priority (or an equal priority from a lower address)
+  discards the advert as 6.4.3 says, but also re-announces itself (an advert and a
+  gratuitous burst, at most once per Advertisement_Interval), as keepalived does
+  (``garp_lower_prio_repeat``). Another master exists only after a split brain or a
+  forged advert, and its gratuitous ARPs took the clients; without the
+  re-announcement they keep its MAC until their neighbour entries expire.
+- A master that yields to a higher one sends one last advert with its own priority
+  before it becomes Backup. Otherwise, when the winner's advert arrives first after
+  a partition heals, the loser yields silently, the winner never hears a lower
+  priority and never re-announces (keepalived has this race: 2 of 5 heals took the
+  neighbour timeout, about 2 s).
 """
 
 from __future__ import annotations
@@ -329,7 +336,12 @@ class VrrpMachine:
 
     def _enter_backup(self, now: float, reason: str) -> list[Action]:
         actions: list[Action] = []
+        last: list[Action] = []
         if self.state is State.MASTER:
+            # Beyond the RFC (see the module's docstring): a last advert, so that the
+            # master we yield to hears that we were master and re-announces itself.
+            # First of all: the transition takes a virtual MAC interface down.
+            last.append(SendAdvert(self.name, self.priority))
             actions.append(RemoveAddresses(self.name))
         actions += [a for a in self._cancel_all() if a.timer is not Timer.MASTER_DOWN]
         if self.state is not State.MASTER:
@@ -337,7 +349,7 @@ class VrrpMachine:
             self.master_priority = None
         self.wants_master = False
         actions.append(self._arm(Timer.MASTER_DOWN, now + self.master_down_interval))
-        return self._transition(State.BACKUP, reason) + actions + self._sync_notice(now)
+        return last + self._transition(State.BACKUP, reason) + actions + self._sync_notice(now)
 
     def _enter_fault(self, now: float, reason: str) -> list[Action]:
         actions: list[Action] = []
