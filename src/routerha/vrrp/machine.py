@@ -25,7 +25,7 @@ Beyond the RFC, so that a split brain heals cleanly:
 
 - A master that hears a lower priority (or an equal priority from a lower address)
   discards the advert as 6.4.3 says, but also re-announces itself (an advert and a
-  gratuitous burst, at most once per Advertisement_Interval), as keepalived does
+  gratuitous burst; twice in a row, then once per Advertisement_Interval), as keepalived does
   (``garp_lower_prio_repeat``). Another master exists only after a split brain or a
   forged advert, and its gratuitous ARPs took the clients; without the
   re-announcement they keep its MAC until their neighbour entries expire.
@@ -69,6 +69,8 @@ if TYPE_CHECKING:
     from routerha.vrrp.syncgroup import SyncGroupCoordinator
 
 _GARP_TIMERS = (Timer.GARP_DELAY, Timer.GARP_REFRESH)
+#: Re-announcements a master may make in a row before one per interval (beyond the RFC).
+REANNOUNCE_BURST = 2
 
 
 class VrrpMachine:
@@ -104,9 +106,11 @@ class VrrpMachine:
         self._preempt_from = 0.0
         #: Preemption held back from outside (the conntrack sync's startup wait).
         self.preemption_held = False
-        #: When this master last re-announced itself to a lower master (see the
-        #: module's docstring); None since it became master.
-        self._reannounced_at: float | None = None
+        #: Re-announcements this master may still make now (a bucket of
+        #: REANNOUNCE_BURST, refilled one per Advertisement_Interval) and when it was
+        #: last refilled; see the module's docstring.
+        self._reannounce_tokens = float(REANNOUNCE_BURST)
+        self._reannounce_refilled = 0.0
 
     # Derived timers, RFC 5798 section 6.1 (VRRPv2: RFC 3768 section 6.1) -----------
 
@@ -238,13 +242,22 @@ class VrrpMachine:
         healed, or a forged advert made a backup take over) and its gratuitous ARPs
         or NAs may have taken the clients and the switch ports. Send our advert (it
         yields at once instead of at our next Adver_Timer) and our gratuitous burst
-        (the clients and switches learn our MAC back), as keepalived does. At most
-        once per Advertisement_Interval: a flood of forged lower adverts costs one
-        advert and one burst per interval, no more."""
-        last = self._reannounced_at
-        if last is not None and now - last < self.advert_interval:
+        (the clients and switches learn our MAC back), as keepalived does.
+
+        Twice in a row, then once per Advertisement_Interval: the other master's
+        first advert may arrive before its own gratuitous burst has reached the
+        clients (a backup taking over sends the advert first), so the second
+        re-announcement, on the last advert it sends when it yields, comes after
+        that burst. A flood of forged lower adverts costs one advert and one burst
+        per interval, no more."""
+        elapsed = max(0.0, now - self._reannounce_refilled)
+        self._reannounce_tokens = min(
+            float(REANNOUNCE_BURST), self._reannounce_tokens + elapsed / self.advert_interval
+        )
+        self._reannounce_refilled = now
+        if self._reannounce_tokens < 1:
             return []
-        self._reannounced_at = now
+        self._reannounce_tokens -= 1
         return [
             SendAdvert(self.name, self.priority),
             SendGratuitous(self.name, self.group.garp.master_repeat),
@@ -319,7 +332,8 @@ class VrrpMachine:
         self.master_address = self.primary_address
         self.master_priority = self.priority
         self.wants_master = False
-        self._reannounced_at = None
+        self._reannounce_tokens = float(REANNOUNCE_BURST)
+        self._reannounce_refilled = now
         actions = self._transition(State.MASTER, reason)
         actions += [
             self._cancel(Timer.MASTER_DOWN),
