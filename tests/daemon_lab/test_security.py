@@ -210,9 +210,15 @@ def test_a_forged_priority_0_advert_costs_the_client_a_bounded_loss(lab, fleet):
     transitions = r2.counters()["transitions"]
     with client_probe(lab) as probe, Capture(lab, "x") as adverts:
         time.sleep(0.3)
-        assert adverts.collect(1, 2, match=lambda d: str(d.src) == R1), fleet.report()
-        forged = time.monotonic()
-        forged_priority_0(lab, "x", "r2")
+        # On a loaded machine the forged advert may leave too late after r1's: r1's
+        # next advert then comes first and r2 stays BACKUP. The attacker tries again.
+        for _attempt in range(5):
+            assert adverts.collect(1, 2, match=lambda d: str(d.src) == R1), fleet.report()
+            forged = time.monotonic()
+            forged_priority_0(lab, "x", "r2")
+            time.sleep(2 * interval)
+            if r2.counters()["transitions"] > transitions:
+                break
         fleet.wait(
             lambda: r2.counters()["transitions"] >= transitions + 2,
             "r2 took over and yielded again",
