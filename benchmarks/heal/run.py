@@ -208,6 +208,7 @@ def one_run(impl: str, case: str, interval: float) -> dict[str, Any]:
                     # Sent too late after r1's advert (a loaded machine), r1's next
                     # one comes first and r2 stays BACKUP: the attacker tries again.
                     while pair.transitions("r2") == before and result["attempts"] < 5:
+                        adverts.collect(10_000, 0)  # stale ones: r1's next is wanted
                         adverts.collect(1, 2, match=lambda d: str(d.src) == R1)
                         event = time.monotonic()
                         forged_priority_0(lab)
