@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint sanity galaxy matrix unit demo demo-clean demo-namespaces demo-simulated bench-failover clean
+.PHONY: setup test lint sanity galaxy matrix unit demo demo-clean demo-namespaces demo-simulated bench-failover bench-heal clean
 
 setup: $(STAMP)
 
@@ -68,6 +68,9 @@ demo-namespaces: setup
 
 bench-failover: setup
 	$(BIN)/python -m benchmarks.failover.run
+
+bench-heal: setup
+	$(BIN)/python -m benchmarks.heal.run
 
 demo-simulated: setup
 	$(BIN)/python demo/simulated_pair.py

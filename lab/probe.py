@@ -91,10 +91,11 @@ class Probe:
             if kind == ECHO_REPLY and ident == self.ident:
                 self.replies.append(now)
 
-    def largest_gap(self, after: float = 0.0) -> float:
+    def largest_gap(self, after: float = 0.0, until: float | None = None) -> float:
         """Seconds: the longest time without a reply, among replies after ``after``
-        (a monotonic time) and the last reply before it."""
+        (a monotonic time) and the last reply before it; with ``until``, silence from
+        the last reply up to then counts too (replies that never came back)."""
         times = sorted(self.replies)
         start = max((i for i, t in enumerate(times) if t <= after), default=0)
-        window = times[start:]
+        window = times[start:] + ([until] if until is not None else [])
         return max((b - a for a, b in zip(window, window[1:])), default=float("inf"))

@@ -83,7 +83,9 @@ class Routerhad:
         self.conf = lab.dir / f"{self.name}.json"
         self.sock = lab.dir / f"{self.name}.sock"
         self.pidfile = lab.dir / f"{self.name}.pid"
-        self.conf.write_text(text)
+        #: AH sequence numbers kept across restarts (``--state-dir``).
+        self.state_dir = lab.dir / f"{self.name}-state"
+        self.write_config(text)
         self.runs: list[LabProcess] = []
 
     # Running
@@ -103,6 +105,7 @@ class Routerhad:
                 "--config", str(self.conf),
                 "--control", str(self.sock),
                 "--pidfile", str(self.pidfile),
+                "--state-dir", str(self.state_dir),
                 *extra,
                 log_name=f"{self.name}-{len(self.runs) + 1}.log",
             )
@@ -118,6 +121,7 @@ class Routerhad:
 
     def write_config(self, text: str) -> None:
         self.conf.write_text(text)
+        self.conf.chmod(0o600)  # it may hold passwords: routerhad warns otherwise
 
     # Reading
 

@@ -15,6 +15,7 @@ from routerha.vrrp.events import (
     AdvertReceived,
     CancelTimer,
     RemoveAddresses,
+    SendAdvert,
     SendGratuitous,
     Shutdown,
     Startup,
@@ -178,16 +179,51 @@ def test_6_4_3_master_equal_priority_higher_address_received_becomes_backup():
     assert transitions(actions) == [("MASTER", "BACKUP")]
 
 
+def _reannounced(actions) -> bool:
+    """Beyond the RFC's discard: our advert and a gratuitous burst, nothing else."""
+    return [type(a) for a in actions] == [SendAdvert, SendGratuitous]
+
+
 def test_6_4_3_master_equal_priority_lower_address_received_is_discarded():
     m = master(priority=100)
-    assert m.handle(advert(PEER_LOWER, 100), 8.0) == []
+    timers = dict(m.timers)
+    assert _reannounced(m.handle(advert(PEER_LOWER, 100), 8.0))
     assert m.state is State.MASTER
+    assert m.timers == timers  # discarded: no timer moved
 
 
 def test_6_4_3_master_lower_priority_received_is_discarded():
     m = master(priority=100)
-    assert m.handle(advert(PEER_HIGHER, 99), 8.0) == []
+    timers = dict(m.timers)
+    actions = m.handle(advert(PEER_HIGHER, 99), 8.0)
+    assert _reannounced(actions)
+    assert sent_priorities(actions) == [100]
+    assert of(actions, SendGratuitous)[0].count == m.group.garp.master_repeat
     assert m.state is State.MASTER
+    assert m.timers == timers
+
+
+def test_master_reannounces_to_a_lower_master_twice_then_once_per_interval():
+    # A flood of lower adverts (forged, or a peer after a partition) costs two adverts
+    # and bursts, then one per Advertisement_Interval.
+    m = master(priority=100, advertise_interval=1)
+    assert _reannounced(m.handle(advert(PEER_HIGHER, 99), 8.0))
+    assert _reannounced(m.handle(advert(PEER_HIGHER, 99), 8.001))
+    flood = [m.handle(advert(PEER_HIGHER, 99), 8.002 + n * 0.01) for n in range(300)]
+    answered = [n for n, actions in enumerate(flood) if actions]
+    assert all(_reannounced(flood[n]) for n in answered)
+    # 3 s of flood: one per interval once the two in a row are spent.
+    assert len(answered) == 2, answered
+
+
+def test_master_reannounces_again_at_once_after_a_new_mastership():
+    m = master(priority=100, advertise_interval=1)
+    m.handle(advert(PEER_HIGHER, 99), 8.0)
+    m.handle(advert(PEER_HIGHER, 99), 8.0)
+    m.handle(advert(PEER_HIGHER, 200), 8.1)  # yields
+    m.handle(TimerExpired(Timer.MASTER_DOWN), m.timers[Timer.MASTER_DOWN])
+    assert m.state is State.MASTER
+    assert _reannounced(m.handle(advert(PEER_HIGHER, 99), m.timers[Timer.ADVER] - 0.5))
 
 
 # Timers per version -------------------------------------------------------------

@@ -10,6 +10,7 @@ import gc
 import json
 import logging
 import os
+import resource
 import signal
 import socket
 import sys
@@ -20,7 +21,9 @@ from routerha import __version__
 from routerha.errors import ConfigError, RouterhaError
 from routerha.model import Config, load_config
 
-from . import control
+from . import control, logthrottle
+from .ahstate import DEFAULT_STATE_DIR
+from .pidfile import PidFile, PidFileError
 from .service import Service
 
 RUN_DIR = "/run/routerha"
@@ -36,6 +39,7 @@ def read_config(path: str) -> Config:
     """Load and validate a config file; ConfigError names the key at fault."""
     try:
         with open(path, encoding="utf-8") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
             data = json.load(handle)
     except OSError as error:
         raise ConfigError([(path, f"cannot be read: {error.strerror}")]) from error
@@ -43,7 +47,37 @@ def read_config(path: str) -> Config:
         raise ConfigError(
             [(path, f"is not JSON: line {error.lineno} column {error.colno}: {error.msg}")]
         ) from error
-    return load_config(data)
+    config = load_config(data)
+    secrets = holds_secrets(config)
+    if secrets and mode & 0o044:
+        log.warning(
+            "%s holds %s and is readable by %s (mode %04o): chmod 600 it",
+            path,
+            secrets,
+            "group and others" if mode & 0o044 == 0o044 else "group" if mode & 0o040 else "others",
+            mode & 0o7777,
+        )
+    return config
+
+
+def holds_secrets(config: Config) -> str | None:
+    """What secret the configuration holds (for the permission warning), if any."""
+    for name, group in config.groups.items():
+        if group.authentication is not None:
+            return f"the password of group {name}"
+    sync = config.conntrack_sync
+    if sync is not None and sync.authentication is not None and sync.authentication.enabled:
+        return "the conntrack sync key"
+    return None
+
+
+def raise_fd_limit() -> None:
+    """Soft RLIMIT_NOFILE up to the hard limit: sockets, netlink, scripts and control
+    clients share it, and the soft default (1,024) is small for a router."""
+    with contextlib.suppress(OSError, ValueError):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def sd_notify(message: str) -> None:
@@ -104,6 +138,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--pidfile", default=DEFAULT_PIDFILE, help=f"pid file (default {DEFAULT_PIDFILE})"
     )
     parser.add_argument(
+        "--state-dir",
+        default=DEFAULT_STATE_DIR,
+        help="where state kept across restarts lives (AH sequence numbers), created mode "
+        f"0700 when first needed (default {DEFAULT_STATE_DIR})",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
     parser.add_argument("--check-config", action="store_true", help="validate the config and exit")
@@ -128,7 +168,9 @@ def ordinary_scheduling() -> None:
         os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 
 
-async def run(config: Config, config_path: str, control_path: str, realtime: bool) -> None:
+async def run(
+    config: Config, config_path: str, control_path: str, realtime: bool, state_dir: str
+) -> None:
     loop = asyncio.get_running_loop()
     loop.set_default_executor(
         ThreadPoolExecutor(thread_name_prefix="routerhad-worker", initializer=ordinary_scheduling)
@@ -136,7 +178,7 @@ async def run(config: Config, config_path: str, control_path: str, realtime: boo
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    service = Service()
+    service = Service(state_dir)
     await service.apply(config)
     reloading = asyncio.Lock()
 
@@ -164,7 +206,7 @@ async def run(config: Config, config_path: str, control_path: str, realtime: boo
     async def handle(request: dict[str, Any]) -> dict[str, Any]:
         command = request.get("command")
         if command == "status":
-            return service.status()
+            return {**service.status(), "control": dict(control_server.counters)}
         if command == "reload":
             return await reload()
         if command == "conntrack":
@@ -172,7 +214,8 @@ async def run(config: Config, config_path: str, control_path: str, realtime: boo
         return {"error": f"unknown command {command!r}"}
 
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload()))
-    server = await control.serve(control_path, handle)
+    control_server = control.ControlServer(handle)
+    server = await control.serve(control_path, control_server)
     steady_loop(realtime)
     sd_notify("READY=1")
     log.info("routerhad %s running %d groups", __version__, len(service.groups))
@@ -193,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="routerhad: %(levelname)s %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        logthrottle.install(handler)
     # pyroute2 logs every netlink message at debug level: keep it to its warnings.
     logging.getLogger("pyroute2").setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
@@ -204,17 +249,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.check_config:
         print(f"routerhad: {args.config}: {len(config.groups)} groups, configuration OK")
         return 0
-    os.makedirs(os.path.dirname(args.pidfile) or ".", exist_ok=True)
-    with open(args.pidfile, "w", encoding="ascii") as handle:
-        handle.write(f"{os.getpid()}\n")
+    raise_fd_limit()
+    pidfile = PidFile(args.pidfile)
     try:
-        asyncio.run(run(config, args.config, args.control, not args.no_realtime))
+        pidfile.create()
+    except PidFileError as error:
+        print(f"routerhad: {error}", file=sys.stderr)
+        return 1
+    try:
+        asyncio.run(run(config, args.config, args.control, not args.no_realtime, args.state_dir))
     except (RouterhaError, OSError) as error:
         print(f"routerhad: {error}", file=sys.stderr)
         return 1
     finally:
-        if os.path.exists(args.pidfile):
-            os.unlink(args.pidfile)
+        pidfile.remove()
     return 0
 
 

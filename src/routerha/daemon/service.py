@@ -27,6 +27,7 @@ from routerha.ctsync.kernel import ConntrackTable
 from routerha.errors import RouterhaError
 from routerha.ip import IPAddress, IPInterface
 from routerha.model.vrrp import Config, VrrpGroup
+from routerha.vrrp.ahsequence import AhSequence
 from routerha.vrrp.events import (
     Action,
     AddAddresses,
@@ -48,11 +49,12 @@ from routerha.vrrp.events import (
     Transition,
 )
 from routerha.vrrp.machine import VrrpMachine
-from routerha.vrrp.receive import AhSequence, Receiver
+from routerha.vrrp.receive import Receiver
 from routerha.vrrp.send import Sender
 from routerha.vrrp.syncgroup import SyncGroupCoordinator
 
 from . import sockets, tracking
+from .ahstate import DEFAULT_STATE_DIR, AhStateKeeper, state_key, uses_ah
 from .announce import Announcer
 from .checks import CheckRunner
 from .conntrack import ConntrackSyncService, SyncLink
@@ -73,7 +75,10 @@ class ServiceError(RouterhaError):
 
 
 class Service:
-    def __init__(self) -> None:
+    def __init__(self, state_dir: str = DEFAULT_STATE_DIR) -> None:
+        self.state_dir = state_dir
+        #: The AH sequence numbers kept across restarts; opened with the first AH group.
+        self.ah_state: AhStateKeeper | None = None
         self.loop = asyncio.get_running_loop()
         self.netlink = Netlink()
         self.addresses = AddressSocket()
@@ -134,6 +139,10 @@ class Service:
             for name, group in wanted.items()
             if name not in kept and name not in rekeyed
         }
+        if self.ah_state is None and any(uses_ah(g) for g in wanted.values()):
+            keeper = AhStateKeeper(self.state_dir)
+            await keeper.open()
+            self.ah_state = keeper
         for name in stopped:
             await self._stop_group(self.groups.pop(name))
         started: dict[str, GroupRuntime] = {}
@@ -147,6 +156,10 @@ class Service:
         self.groups.update(started)
         for name in rekeyed:
             self._rekey(self.groups[name], wanted[name])
+        if self.ah_state is not None:
+            # A restored group sends above its reservation: on disk before it sends.
+            self.ah_state.forget({state_key(r.group) for r in self.groups.values()})
+            await self.ah_state.flush()
         if self._only_sync_keys_changed(old, config):
             assert self.ctsync is not None and config.conntrack_sync is not None
             self.ctsync.rekey(config.conntrack_sync)  # the sync session carries on
@@ -174,7 +187,7 @@ class Service:
         with the new group by _rebuild_ports; the AH sequence carries on)."""
         runtime.group = group
         runtime.machine.group = group
-        runtime.sender = Sender(group, runtime.sender.source, sequence=runtime.sender.sequence)
+        runtime.sender = Sender(group, runtime.sender.source, sequence=self._sequence(group))
 
     def _only_sync_keys_changed(self, old: Config, new: Config) -> bool:
         """Whether the sync link stays as it is but for its keys (authenticated before
@@ -260,9 +273,7 @@ class Service:
             link=link,
             tx_link=tx_link,
             machine=VrrpMachine(group, source),
-            sender=Sender(
-                group, source, sequence=self.sequences.setdefault(group.name, AhSequence())
-            ),
+            sender=Sender(group, source, sequence=self._sequence(group)),
             send_socket=send_socket,
             sync_group=_sync_name(config, group.name),
             own_vmac=own_vmac,
@@ -293,6 +304,12 @@ class Service:
             elif other in self.announcers:
                 out.append((self.announcers[other], self.links[other].mac, addresses))
         return out
+
+    def _sequence(self, group: VrrpGroup) -> AhSequence:
+        """The group's AH sequence, shared by its sender and its port's receiver."""
+        if self.ah_state is not None and uses_ah(group):
+            self.sequences[group.name] = self.ah_state.sequence(group)
+        return self.sequences.setdefault(group.name, AhSequence())
 
     async def _source(self, group: VrrpGroup, link: Link) -> IPAddress | None:
         # IPv6: the interface's link-local address (a macvlan carries it too).
@@ -391,6 +408,8 @@ class Service:
             if runtime is None:
                 continue
             runtime.counters["adverts_received"] += 1
+            if self.ah_state is not None:
+                self.ah_state.note(runtime.sender.sequence)
             if result.address_mismatch:
                 runtime.counters["address_mismatch"] += 1
             self._feed(runtime, result.event, self._arrival(stamp))
@@ -592,6 +611,8 @@ class Service:
                 runtime.counters["send_errors"] += 1
                 continue
             runtime.counters["adverts_sent"] += 1
+        if self.ah_state is not None:
+            self.ah_state.note(runtime.sender.sequence)
 
     async def _announce(self, runtime: GroupRuntime, count: int) -> None:
         group = runtime.group
@@ -689,6 +710,8 @@ class Service:
             await self._stop_group(self.groups.pop(name))
         if self.ctsync is not None:
             await self.ctsync.stop()
+        if self.ah_state is not None:
+            await self.ah_state.close()
         for runner in self.sync_checks.values():
             runner.stop()
         for queue in self.sync_scripts.values():

@@ -20,6 +20,20 @@ What the RFCs leave to implementations, done as keepalived and VyOS do it:
   A master advertises a change at once, so a router with a dead uplink hands over now.
 - Sync groups: a member asks its ``sync`` coordinator before becoming master and
   reports its transitions to it (``routerha.vrrp.syncgroup``).
+
+Beyond the RFC, so that a split brain heals cleanly:
+
+- A master that hears a lower priority (or an equal priority from a lower address)
+  discards the advert as 6.4.3 says, but also re-announces itself (an advert and a
+  gratuitous burst; twice in a row, then once per Advertisement_Interval), as keepalived does
+  (``garp_lower_prio_repeat``). Another master exists only after a split brain or a
+  forged advert, and its gratuitous ARPs took the clients; without the
+  re-announcement they keep its MAC until their neighbour entries expire.
+- A master that yields to a higher one sends one last advert with its own priority
+  before it becomes Backup. Otherwise, when the winner's advert arrives first after
+  a partition heals, the loser yields silently, the winner never hears a lower
+  priority and never re-announces (keepalived has this race: 2 of 5 heals took the
+  neighbour timeout, about 2 s).
 """
 
 from __future__ import annotations
@@ -55,6 +69,8 @@ if TYPE_CHECKING:
     from routerha.vrrp.syncgroup import SyncGroupCoordinator
 
 _GARP_TIMERS = (Timer.GARP_DELAY, Timer.GARP_REFRESH)
+#: Re-announcements a master may make in a row before one per interval (beyond the RFC).
+REANNOUNCE_BURST = 2
 
 
 class VrrpMachine:
@@ -90,6 +106,11 @@ class VrrpMachine:
         self._preempt_from = 0.0
         #: Preemption held back from outside (the conntrack sync's startup wait).
         self.preemption_held = False
+        #: Re-announcements this master may still make now (a bucket of
+        #: REANNOUNCE_BURST, refilled one per Advertisement_Interval) and when it was
+        #: last refilled; see the module's docstring.
+        self._reannounce_tokens = float(REANNOUNCE_BURST)
+        self._reannounce_refilled = 0.0
 
     # Derived timers, RFC 5798 section 6.1 (VRRPv2: RFC 3768 section 6.1) -----------
 
@@ -213,7 +234,34 @@ class VrrpMachine:
                 else "equal priority, higher address"
             )
             return self._enter_backup(now, f"{why} advertisement from {advert.source}")
-        return []
+        # The RFC discards the advert: done, its sender changes nothing here.
+        return self._reannounce(now)
+
+    def _reannounce(self, now: float) -> list[Action]:
+        """Beyond RFC 5798: another router believes it is master (a partition that has
+        healed, or a forged advert made a backup take over) and its gratuitous ARPs
+        or NAs may have taken the clients and the switch ports. Send our advert (it
+        yields at once instead of at our next Adver_Timer) and our gratuitous burst
+        (the clients and switches learn our MAC back), as keepalived does.
+
+        Twice in a row, then once per Advertisement_Interval: the other master's
+        first advert may arrive before its own gratuitous burst has reached the
+        clients (a backup taking over sends the advert first), so the second
+        re-announcement, on the last advert it sends when it yields, comes after
+        that burst. A flood of forged lower adverts costs one advert and one burst
+        per interval, no more."""
+        elapsed = max(0.0, now - self._reannounce_refilled)
+        self._reannounce_tokens = min(
+            float(REANNOUNCE_BURST), self._reannounce_tokens + elapsed / self.advert_interval
+        )
+        self._reannounce_refilled = now
+        if self._reannounce_tokens < 1:
+            return []
+        self._reannounce_tokens -= 1
+        return [
+            SendAdvert(self.name, self.priority),
+            SendGratuitous(self.name, self.group.garp.master_repeat),
+        ]
 
     def _adver_timer(self, now: float) -> list[Action]:
         """RFC 5798 section 6.4.3, "If the Adver_Timer fires"."""
@@ -284,6 +332,8 @@ class VrrpMachine:
         self.master_address = self.primary_address
         self.master_priority = self.priority
         self.wants_master = False
+        self._reannounce_tokens = float(REANNOUNCE_BURST)
+        self._reannounce_refilled = now
         actions = self._transition(State.MASTER, reason)
         actions += [
             self._cancel(Timer.MASTER_DOWN),
@@ -300,7 +350,12 @@ class VrrpMachine:
 
     def _enter_backup(self, now: float, reason: str) -> list[Action]:
         actions: list[Action] = []
+        last: list[Action] = []
         if self.state is State.MASTER:
+            # Beyond the RFC (see the module's docstring): a last advert, so that the
+            # master we yield to hears that we were master and re-announces itself.
+            # First of all: the transition takes a virtual MAC interface down.
+            last.append(SendAdvert(self.name, self.priority))
             actions.append(RemoveAddresses(self.name))
         actions += [a for a in self._cancel_all() if a.timer is not Timer.MASTER_DOWN]
         if self.state is not State.MASTER:
@@ -308,7 +363,7 @@ class VrrpMachine:
             self.master_priority = None
         self.wants_master = False
         actions.append(self._arm(Timer.MASTER_DOWN, now + self.master_down_interval))
-        return self._transition(State.BACKUP, reason) + actions + self._sync_notice(now)
+        return last + self._transition(State.BACKUP, reason) + actions + self._sync_notice(now)
 
     def _enter_fault(self, now: float, reason: str) -> list[Action]:
         actions: list[Action] = []

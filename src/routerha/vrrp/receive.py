@@ -9,7 +9,8 @@ escapes: a malformed or hostile packet is a counted drop, never a crash.
 Order of the checks (each a DropReason): IP envelope, TTL / hop limit 255, version
 and type, length against the address count, VRID configured, version of the group,
 checksum, authentication type, authentication data (password, or AH ICV, SPI and
-sequence number), VRRPv2 advertisement interval, address list.
+sequence number above the floor of that source: ``routerha.vrrp.ahsequence``),
+VRRPv2 advertisement interval, address list.
 
 The address list: RFC 3768 and RFC 5798 section 7.1 say a mismatch is logged and the
 packet dropped unless the sender is the address owner (priority 255), whose packet
@@ -25,35 +26,10 @@ from dataclasses import dataclass, field
 from routerha.ip import IPAddress
 from routerha.model.vrrp import OWNER_PRIORITY, PASSWORD_OCTETS, AuthType, VrrpGroup
 from routerha.vrrp import ipv4, packet
+from routerha.vrrp.ahsequence import AhSequence
 from routerha.vrrp.constants import VRRP_TTL
 from routerha.vrrp.drops import DropReason, PacketError
 from routerha.vrrp.events import AdvertReceived
-
-
-class AhSequence:
-    """The AH sequence number of one group, shared by sending and receiving.
-
-    As keepalived does: a received packet must carry a number above the counter and
-    then raises it, so a backup that takes over continues above the old master's
-    numbers and its peers accept it.
-    """
-
-    LIMIT = 0xFFFFFFFF
-
-    def __init__(self) -> None:
-        self.value = 0
-
-    def next(self) -> int:
-        # On exhaustion start again; the peers adopt the new number from the first
-        # packet they accept (after a takeover at worst). 2^32 adverts take 136 years.
-        self.value = self.value + 1 if self.value < self.LIMIT else 1
-        return self.value
-
-    def accept(self, sequence: int) -> bool:
-        if sequence <= self.value:
-            return False
-        self.value = sequence
-        return True
 
 
 @dataclass
@@ -200,10 +176,11 @@ class Receiver:
             raise PacketError(DropReason.AUTH_DATA, f"AH ICV does not match from {src}")
         if datagram.ah.spi != datagram.src.packed:
             raise PacketError(DropReason.AUTH_DATA, f"AH SPI is not the source address {src}")
-        if not check.sequence.accept(datagram.ah.sequence):
+        if not check.sequence.accept(str(src), datagram.ah.sequence):
             raise PacketError(
                 DropReason.AUTH_REPLAY,
-                f"AH sequence {datagram.ah.sequence} from {src} is not above {check.sequence.value}",
+                f"AH sequence {datagram.ah.sequence} from {src} is not above "
+                f"{check.sequence.floor(str(src))}",
             )
 
 

@@ -11,7 +11,8 @@ import ipaddress
 from routerha.ip import IPAddress
 from routerha.model.vrrp import AuthType, VrrpGroup
 from routerha.vrrp import ipv4, packet
-from routerha.vrrp.receive import AhSequence, password_octets
+from routerha.vrrp.ahsequence import AhSequence
+from routerha.vrrp.receive import password_octets
 
 _ZERO_AUTH = b"\0" * packet.V2_AUTH_LEN
 

@@ -1,0 +1,1 @@
+"""Split-brain heal benchmark: routerhad against keepalived in a network-namespace lab."""
