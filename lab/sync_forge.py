@@ -63,6 +63,7 @@ from routerha.ctsync.protocol import (
     parse,
     records,
 )
+from routerha.vrrp.checksum import internet_checksum
 
 SYNC_PORT = 3780
 MCAST_GROUP = "225.0.0.50"
@@ -302,26 +303,17 @@ def with_fake_trailer(datagram: bytes, key_id: int = 1) -> bytes:
     return datagram + bytes(fake)
 
 
-def checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
 def spoofed_udp(src: str, dst: str, sport: int, dport: int, payload: bytes) -> bytes:
     """An IPv4 UDP packet from any source, for a raw socket (``IP_HDRINCL``)."""
     s, d = socket.inet_aton(src), socket.inet_aton(dst)
     length = 8 + len(payload)
     pseudo = s + d + struct.pack("!BBH", 0, socket.IPPROTO_UDP, length)
     udp = struct.pack("!HHHH", sport, dport, length, 0) + payload
-    udp = udp[:6] + struct.pack("!H", checksum(pseudo + udp) or 0xFFFF) + udp[8:]
+    udp = udp[:6] + struct.pack("!H", internet_checksum(pseudo + udp) or 0xFFFF) + udp[8:]
     ip = struct.pack(
         "!BBHHHBBH4s4s", 0x45, 0, 20 + length, 0, 0x4000, 1, socket.IPPROTO_UDP, 0, s, d
     )
-    ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
+    ip = ip[:10] + struct.pack("!H", internet_checksum(ip)) + ip[12:]
     return ip + udp
 
 
