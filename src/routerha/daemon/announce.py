@@ -1,7 +1,7 @@
 """Gratuitous ARP (IPv4) and unsolicited Neighbor Advertisements (IPv6).
 
 After a takeover the switches must learn the new port of the virtual MAC, and
-hosts the new MAC of the virtual address (seed 001: "gratuitous ARP nach Übernahme").
+hosts the new MAC of the virtual address (gratuitous ARP after a takeover).
 """
 
 from __future__ import annotations
