@@ -3,9 +3,11 @@ localhost, with this checkout as ``ansible_collections/routerha/cluster``."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -23,6 +25,16 @@ ANSIBLE_PLAYBOOK = (
     if os.environ.get("ROUTERHA_ANSIBLE_VENV")
     else Path(sys.executable).parent
 ) / "ansible-playbook"
+
+
+@functools.lru_cache(maxsize=1)
+def ansible_version() -> tuple[int, int]:
+    """(major, minor) of the ansible-core that ANSIBLE_PLAYBOOK runs."""
+    shown = subprocess.run(
+        [str(ANSIBLE_PLAYBOOK), "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    major, minor = re.search(r"core (\d+)\.(\d+)", shown).groups()
+    return int(major), int(minor)
 
 
 @dataclass

@@ -21,6 +21,7 @@ import yaml
 from ansible.module_utils.testing import patch_module_args
 
 from routerha.model.consistency import CODES, MEMBER_KINDS
+from tests.collection.conftest import ansible_version
 
 ROOT = Path(__file__).resolve().parents[2]
 NATIVE = ROOT / "tests" / "native" / "fixtures"
@@ -256,11 +257,13 @@ def test_password_mismatch_fails_and_no_password_is_shown_even_with_vvv(playbook
         assert secret not in json.dumps(run.results)
     # Exactly the passwords are masked: the rest of the arguments shows with -vvv
     # (Ansible keeps the invocation out of registered results: read it in the output).
-    assert '"password": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"' in run.output
-    assert "authentication password '********'" in run.output
-    assert "set high-availability vrrp group LAN interface 'eth0'" in run.output
-    assert '"interface": "eth0"' in run.output
-    assert '"module_args"' in run.output  # -vvv did show the arguments
+    # ansible-core 2.21 shows no invocation for a failed task at all: nothing to read.
+    if '"invocation"' in run.output or ansible_version() < (2, 21):
+        assert '"password": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"' in run.output
+        assert "authentication password '********'" in run.output
+        assert "set high-availability vrrp group LAN interface 'eth0'" in run.output
+        assert '"interface": "eth0"' in run.output
+        assert '"module_args"' in run.output  # -vvv did show the arguments
 
 
 def test_sync_key_mismatch_fails_and_no_key_is_shown_even_with_vvv(playbook):
