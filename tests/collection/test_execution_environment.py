@@ -47,10 +47,13 @@ def test_introspection_of_the_installed_tarball_finds_the_declared_requirements(
     builder_venv, tarball, tmp_path
 ):
     collections = tmp_path / "collections"
+    # --force, and away from the checkout's ansible.cfg: its collections path already
+    # holds routerha.cluster (the checkout itself), and ansible-galaxy would skip it.
     subprocess.run(
-        [str(builder_venv / "bin/ansible-galaxy"), "collection", "install", "-p", str(collections), str(tarball)],
-        capture_output=True, text=True, check=True, timeout=300,
+        [str(builder_venv / "bin/ansible-galaxy"), "collection", "install", "--force", "-p", str(collections), str(tarball)],
+        capture_output=True, text=True, check=True, timeout=300, cwd=tmp_path,
     )  # fmt: skip
+    assert (collections / "ansible_collections/routerha/cluster/requirements.txt").is_file()
     shown = subprocess.run(
         [str(builder_venv / "bin/ansible-builder"), "introspect", "--sanitize", str(collections)],
         capture_output=True, text=True, check=True, timeout=300,
