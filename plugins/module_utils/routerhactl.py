@@ -14,6 +14,14 @@ from __future__ import annotations
 import json
 import os
 
+# The options of a module that edits a running routerhad's configuration and asks it
+# to reload (documented by the doc fragment routerha.cluster.routerhad_control).
+CONTROL_OPTIONS = {
+    "config": {"type": "path", "default": "/etc/routerha/routerhad.json"},
+    "control": {"type": "path", "default": "/run/routerha/routerhad.sock"},
+    "routerhactl": {"type": "path", "default": "routerhactl"},
+}
+
 
 def routerhactl_beside(routerhad):
     """The routerhactl installed next to the routerhad program ``routerhad``."""

@@ -18,14 +18,12 @@ description:
   - The new configuration is validated by the routerha data model before it replaces the file; a
     configuration that could not run is never written. The first change of a rollover keeps the
     previous file beside it (C(.rollover-backup)) for O(operation=restore).
-requirements:
-  - routerhad with C(routerhactl) on the target (role routerha.cluster.routerhad_install)
-  - Python 3.9 or later on the target
 author:
   - routerha developers (@routerha)
 extends_documentation_fragment:
   - routerha.cluster.attributes
   - routerha.cluster.rollover_step
+  - routerha.cluster.routerhad_control
 attributes:
   check_mode:
     support: full
@@ -54,18 +52,6 @@ options:
   password:
     description: The password to reach (at most 8 octets, RFC 3768). Required unless O(type=none).
     type: str
-  config:
-    description: routerhad's configuration file.
-    type: path
-    default: /etc/routerha/routerhad.json
-  control:
-    description: routerhad's control socket.
-    type: path
-    default: /run/routerha/routerhad.sock
-  routerhactl:
-    description: The routerhactl program.
-    type: path
-    default: routerhactl
 notes:
   - Passwords are never returned; C(standing) says whether the member sends and accepts the new one.
 seealso:
@@ -114,7 +100,10 @@ from ansible_collections.routerha.cluster.plugins.module_utils.auth_rollover imp
     dumps,
 )
 from ansible_collections.routerha.cluster.plugins.module_utils.model.errors import ConfigError
-from ansible_collections.routerha.cluster.plugins.module_utils.routerhactl import ask
+from ansible_collections.routerha.cluster.plugins.module_utils.routerhactl import (
+    CONTROL_OPTIONS,
+    ask,
+)
 from ansible_collections.routerha.cluster.plugins.module_utils.staged_config import (
     STEP_OPTIONS,
     STEP_REQUIRED_IF,
@@ -151,9 +140,7 @@ def main():
                 "default": "status",
             },
             **STEP_OPTIONS,
-            "config": {"type": "path", "default": "/etc/routerha/routerhad.json"},
-            "control": {"type": "path", "default": "/run/routerha/routerhad.sock"},
-            "routerhactl": {"type": "path", "default": "routerhactl"},
+            **CONTROL_OPTIONS,
         },
         required_if=STEP_REQUIRED_IF,
         supports_check_mode=True,

@@ -25,6 +25,7 @@ author:
 extends_documentation_fragment:
   - routerha.cluster.attributes
   - routerha.cluster.rollover_step
+  - routerha.cluster.routerhad_control
 attributes:
   check_mode:
     support: full
@@ -55,18 +56,6 @@ options:
     description: Seconds to wait after the reload before the sync link is checked.
     type: float
     default: 2.0
-  config:
-    description: routerhad's configuration file.
-    type: path
-    default: /etc/routerha/routerhad.json
-  control:
-    description: routerhad's control socket.
-    type: path
-    default: /run/routerha/routerhad.sock
-  routerhactl:
-    description: The routerhactl program.
-    type: path
-    default: routerhactl
 notes:
   - Keys are never returned; RV(standing) and RV(status) show key ids only.
 seealso:
@@ -111,7 +100,10 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.routerha.cluster.plugins.module_utils.model.errors import ConfigError
-from ansible_collections.routerha.cluster.plugins.module_utils.routerhactl import ask
+from ansible_collections.routerha.cluster.plugins.module_utils.routerhactl import (
+    CONTROL_OPTIONS,
+    ask,
+)
 from ansible_collections.routerha.cluster.plugins.module_utils.staged_config import (
     read_text,
     run_step,
@@ -134,9 +126,7 @@ def main():
             "settle": {"type": "float", "default": 2.0},
             "at": {"type": "float"},
             "final": {"type": "bool", "default": False},
-            "config": {"type": "path", "default": "/etc/routerha/routerhad.json"},
-            "control": {"type": "path", "default": "/run/routerha/routerhad.sock"},
-            "routerhactl": {"type": "path", "default": "routerhactl"},
+            **CONTROL_OPTIONS,
         },
         supports_check_mode=True,
     )
