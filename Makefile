@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint sanity galaxy matrix unit demo demo-clean demo-namespaces demo-simulated bench-failover bench-heal clean
+.PHONY: setup test lint sanity galaxy matrix unit demo demo-clean demo-namespaces demo-simulated bench-failover bench-heal bench-rollout clean
 
 setup: $(STAMP)
 
@@ -71,6 +71,9 @@ bench-failover: setup
 
 bench-heal: setup
 	$(BIN)/python -m benchmarks.heal.run
+
+bench-rollout: setup
+	$(BIN)/python -m benchmarks.rollout.run
 
 demo-simulated: setup
 	$(BIN)/python demo/simulated_pair.py

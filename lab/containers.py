@@ -1300,8 +1300,12 @@ def render_inventory(
     own = _state_path() / topo.name  # only named here: nothing is written
     known_hosts = known_hosts or own / "known_hosts"
     control_dir = control_dir or own / "cp"
+    # ServerAlive: a router that dies mid-run (power loss, a killed container) fails
+    # its task within 15 s instead of hanging on the multiplexed connection until
+    # TCP gives up, minutes later; docs/playbooks.md recommends the same to operators.
     ssh_args = (
         f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"
+        " -o ServerAliveInterval=5 -o ServerAliveCountMax=3"
     )
 
     def q(value: str) -> str:
