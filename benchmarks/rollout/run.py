@@ -2,7 +2,7 @@
 
 ::
 
-    python -m benchmarks.rollout.run [--sites 1 3 6] [--containment 3] [--out FILE]
+    python -m benchmarks.rollout.run [--sites 1 3 6] [--containment 3] [--before DIR] [--out FILE]
 
 Run as root from the repository root (``make bench-rollout``). Each fleet is a lab of
 podman containers (``lab/sites.py``: a router pair per site, one VRRP group with
@@ -19,6 +19,13 @@ Each figure is the wall time of the ansible-playbook run and the controller's CP
 time (user + system of ansible-playbook and its workers). The goal: wall time that
 grows with the size of a cluster, not with the number of sites (6 sites within 2x
 of 1 site for the rollout and the rerun).
+
+``--before DIR`` measures an earlier routerha.cluster too, each size on a fresh lab
+of its own, in the same run: DIR is a collections path, e.g.::
+
+    mkdir -p /tmp/before/ansible_collections/routerha/cluster
+    git archive 9bd71e3 | tar -x -C /tmp/before/ansible_collections/routerha/cluster
+    python -m benchmarks.rollout.run --before /tmp/before
 
 **containment** (``--containment N``, 0 to skip): a rollout of N sites in which
 site 2's planned master is killed (``podman kill``, as a power loss) once the first
@@ -87,10 +94,20 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def playbook(name: str, inventory: Path, log: Path, *extra: str, on_line: object = None) -> Run:
+def playbook(
+    name: str,
+    inventory: Path,
+    log: Path,
+    *extra: str,
+    collections: Path | None = None,
+    on_line: object = None,
+) -> Run:
     """Run ``routerha.cluster.<name>`` on ``inventory``; stdout+stderr go to ``log``.
+    ``collections``: where to find routerha.cluster instead of this checkout.
     ``on_line`` (a callable) sees every output line as it comes."""
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_DEPRECATION_WARNINGS": "False"}
+    if collections is not None:
+        env["ANSIBLE_COLLECTIONS_PATH"] = str(collections)
     cpu, started = children_cpu(), time.monotonic()
     lines: list[str] = []
     with subprocess.Popen(
@@ -114,23 +131,32 @@ def playbook(name: str, inventory: Path, log: Path, *extra: str, on_line: object
 
 
 def fleet(count: int, work: Path) -> tuple[Path, Path]:
-    """A fresh lab of ``count`` sites: (topology, inventory directory)."""
-    topology = sites.write(count, work / f"sites{count}", PREFIX, MANAGEMENT)
+    """A fresh lab of ``count`` sites in ``work``: (topology, inventory directory)."""
+    topology = sites.write(count, work, PREFIX, MANAGEMENT)
     containers.destroy(topology)
     inventory = topology.parent / "inventory"
     containers.create(topology, inventory=inventory / "lab.yml")
     return topology, inventory
 
 
-def measure(count: int, work: Path, drill_batch: int | None) -> dict[str, object]:
-    topology, inventory = fleet(count, work)
+def measure(
+    count: int, work: Path, drill_batch: int | None, collections: Path | None = None
+) -> dict[str, object]:
+    """The four runs on a fresh lab of ``count`` sites, by this checkout's collection
+    or the one under ``collections``."""
+    code = "this" if collections is None else "before"
+    topology, inventory = fleet(count, work / f"sites{count}-{code}")
     logs = topology.parent
     try:
-        runs = [playbook("rollout", inventory, logs / "rollout.log")]
-        runs.append(playbook("rollout", inventory, logs / "rerun.log"))
-        runs.append(playbook("status", inventory, logs / "status.log"))
+        runs = [playbook("rollout", inventory, logs / "rollout.log", collections=collections)]
+        runs.append(playbook("rollout", inventory, logs / "rerun.log", collections=collections))
+        runs.append(playbook("status", inventory, logs / "status.log", collections=collections))
         extra = ["-e", f"drill_batch={drill_batch}"] if drill_batch else []
-        runs.append(playbook("failover_drill", inventory, logs / "drill.log", *extra))
+        runs.append(
+            playbook(
+                "failover_drill", inventory, logs / "drill.log", *extra, collections=collections
+            )
+        )
     finally:
         containers.destroy(topology)
     for run, what in zip(runs, ("rollout", "rerun", "status", "drill")):
@@ -143,6 +169,7 @@ def measure(count: int, work: Path, drill_batch: int | None) -> dict[str, object
             f"{count} sites: the rerun changed {runs[1].changed} things; see {logs / 'rerun.log'}"
         )
     return {
+        "code": code,
         "sites": count,
         "routers": 2 * count,
         "runs": {w: asdict(r) for w, r in zip(("rollout", "rerun", "status", "drill"), runs)},
@@ -151,7 +178,7 @@ def measure(count: int, work: Path, drill_batch: int | None) -> dict[str, object
 
 def containment(count: int, work: Path) -> dict[str, object]:
     """A rollout of ``count`` sites in which site 2's planned master dies."""
-    topology, inventory = fleet(count, work / "containment")
+    topology, inventory = fleet(count, work / f"containment{count}")
     victim = containers.load(topology).containers[sites.router_name(2, "r1")].name
     killed: list[float] = []
     started = time.monotonic()
@@ -193,8 +220,8 @@ def report(results: list[dict[str, object]], contained: dict[str, object] | None
         "",
         "Wall time / controller CPU time, seconds (a pair per site, one VRRP group with conntrack sync, forks 20):",
         "",
-        "| sites (routers) | rollout | rerun (changed) | status | drill |",
-        "|---|---|---|---|---|",
+        "| sites (routers) | code | rollout | rerun (changed) | status | drill |",
+        "|---|---|---|---|---|---|",
     ]
     for result in results:
         runs = result["runs"]
@@ -205,17 +232,23 @@ def report(results: list[dict[str, object]], contained: dict[str, object] | None
 
         changed = sum(h["changed"] for h in runs["rerun"]["recap"].values())
         lines.append(
-            f"| {result['sites']} ({result['routers']}) | {cell('rollout')} | {cell('rerun')} ({changed}) "
+            f"| {result['sites']} ({result['routers']}) | {result['code']} | {cell('rollout')} "
+            f"| {cell('rerun')} ({changed}) "
             f"| {cell('status')} | {cell('drill')} |"
         )
-    if len(results) > 1:
-        first, last = results[0]["runs"], results[-1]["runs"]
+    for code in ("this", "before"):
+        mine = [r for r in results if r["code"] == code]
+        if len(mine) < 2:
+            continue
+        first, last = mine[0]["runs"], mine[-1]["runs"]
         assert isinstance(first, dict) and isinstance(last, dict)
-        for what in ("rollout", "rerun", "status", "drill"):
-            ratio = last[what]["wall_s"] / first[what]["wall_s"]
-            lines.append(
-                f"\n{what}: {results[-1]['sites']} sites take {ratio:.2f}x the time of {results[0]['sites']}."
-            )
+        ratios = ", ".join(
+            f"{what} {last[what]['wall_s'] / first[what]['wall_s']:.2f}x"
+            for what in ("rollout", "rerun", "status", "drill")
+        )
+        lines.append(
+            f"\n{code}: {mine[-1]['sites']} sites take, of the time of {mine[0]['sites']}: {ratios}."
+        )
     if contained:
         run = contained["run"]
         assert isinstance(run, dict)
@@ -239,6 +272,11 @@ def main(argv: list[str] | None = None) -> int:
         "--containment", type=int, default=3, help="sites in the containment run (0: skip)"
     )
     parser.add_argument("--drill-batch", type=int, default=None, help="clusters drilled at a time")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="a collections path holding an earlier routerha.cluster, measured in the same run",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     usable, why = containers.available()
@@ -249,7 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     # Kept: the labs' topologies, inventories and every run's output, to read after.
     work = Path(tempfile.mkdtemp(prefix="bench-rollout-"))
     print(f"logs in {work}", file=sys.stderr)
-    results = [measure(count, work, args.drill_batch) for count in args.sites]
+    results = []
+    for count in args.sites:
+        results.append(measure(count, work, args.drill_batch))
+        if args.before:
+            results.append(measure(count, work, args.drill_batch, args.before.resolve()))
     contained = containment(args.containment, work) if args.containment else None
     text = report(results, contained)
     print(text)
