@@ -145,6 +145,34 @@ def test_a_restarted_sender_is_recognised_by_its_new_session():
     assert link.ends["b"].expected == 777
 
 
+@pytest.mark.parametrize("hello", [True, False], ids=["hello", "hello-lost"])
+@pytest.mark.parametrize("restart_at", [1000, 2_000_000], ids=["behind", "ahead"])
+def test_a_restarted_peers_states_are_applied_whatever_its_new_sequence_numbers(restart_at, hello):
+    # A new session starts at a random sequence number: behind the old session's
+    # numbers in about half of real restarts. What the old session applied must not
+    # make the new session's states look stale (the per-entry record is reset).
+    receiver = SyncProtocol(first_sequence=5)
+    old = SyncProtocol(first_sequence=1_000_000)
+    receiver.receive(sends(old.start(0.0, resync=False))[0].datagram, 0.0)
+    for i in range(3):
+        old.update(b"k", b"old-%d" % i)
+        for send in sends(old.flush(0.1 * i)):
+            receiver.receive(send.datagram, 0.1 * i)
+    restarted = SyncProtocol(first_sequence=restart_at)
+    started = sends(restarted.start(1.0, resync=False))
+    if hello:
+        receiver.receive(started[0].datagram, 1.0)
+    restarted.update(b"k", b"new")
+    applied = [
+        action
+        for send in sends(restarted.flush(1.0))
+        for action in receiver.receive(send.datagram, 1.0)
+        if isinstance(action, Apply)
+    ]
+    assert applied == [Apply(Op.UPDATE, b"k", b"new")]
+    assert receiver.stats["stale"] == 0
+
+
 def test_nothing_is_resent_on_a_clean_link():
     link = Link(loss=0.0)
     drive(link, 2000, 1)
@@ -374,6 +402,28 @@ def test_a_wide_nack_asks_for_a_bulk_sync_under_the_same_limit():
     again = master.receive(nack(0, 1000, 7), 0.2)
     assert first == [] and again == []  # a bulk sync began at 0.0: merged
     assert master.dropped["nack_too_wide"] == 2
+
+
+def test_gaps_are_nacked_until_their_sum_passes_max_gap_then_a_bulk_sync_is_asked():
+    from routerha.ctsync.protocol import Kind, parse
+
+    sender = SyncProtocol(first_sequence=0, window=100)
+    datagrams = []
+    for i in range(15):
+        sender.update(b"k%d" % i, b"v")
+        datagrams += [send.datagram for send in sends(sender.flush(0.0))]
+    receiver = SyncProtocol(first_sequence=0, max_gap=10)
+
+    def kinds(seq):
+        return [parse(send.datagram)[0] for send in sends(receiver.receive(datagrams[seq], 0.0))]
+
+    assert kinds(0) == []
+    # Two gaps of 5: each is NACKed, 10 missing in all (the cap is not passed).
+    assert kinds(6) == [Kind.NACK] and kinds(12) == [Kind.NACK]
+    assert len(receiver.missing) == 10
+    # One more missing message passes the cumulative cap, though that gap alone is 1.
+    assert kinds(14) == [Kind.RESYNC]
+    assert not receiver.missing and receiver.resync_at is not None
 
 
 def test_an_ack_for_what_was_never_sent_keeps_the_resend_queue():
