@@ -1,4 +1,5 @@
-"""routerha.cluster.priority_plan, module and filter, through ansible-playbook."""
+"""routerha.cluster.priority_plan: module and filter through ansible-playbook, and the
+planner they both call (module_utils plan_for_inventory) directly, without Ansible."""
 
 from __future__ import annotations
 
