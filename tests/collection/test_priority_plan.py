@@ -1,8 +1,19 @@
-"""routerha.cluster.priority_plan, module and filter, through ansible-playbook."""
+"""routerha.cluster.priority_plan: module and filter through ansible-playbook, and the
+planner they both call (module_utils plan_for_inventory) directly, without Ansible."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from plugins.module_utils.model.errors import ConfigError  # noqa: E402
+from plugins.module_utils.priority_plan import plan_for_inventory  # noqa: E402
 
 SEED_000 = {
     "members": [
@@ -135,3 +146,43 @@ def test_bad_input_fails_naming_what_is_wrong(playbook, args, named):
     run = playbook([task({**SEED_000, **args})], register=["plan"])
     assert run.rc != 0
     assert named in run.output
+
+
+# The module's planner without Ansible (plan_for_inventory, what module and filter call).
+
+THREE = [{"name": f"r{i}", "addresses": {"lan": [f"10.1.1.{i}/24"]}} for i in (1, 2, 3)]
+THREE_GROUPS = [
+    {"name": f"G{i}", "segment": "lan", "vrid": i, "address": [f"10.1.1.{100 + i}/24"]}
+    for i in (1, 2, 3)
+]
+
+
+def test_load_share_of_three_orders_each_groups_backups_by_rotation():
+    # Each group's backups follow its master in the preference order, wrapping round:
+    # every member is first backup of exactly one group, so when one fails its group
+    # goes to the member after it, not to one that already masters another group.
+    result = plan_for_inventory(THREE, THREE_GROUPS, strategy="load_share", base=200, step=50)
+    assert result["masters"] == {"G1": "r1", "G2": "r2", "G3": "r3"}
+    priorities = {
+        group: [result["hosts"][h][group]["priority"] for h in ("r1", "r2", "r3")]
+        for group in ("G1", "G2", "G3")
+    }
+    assert priorities == {"G1": [200, 150, 100], "G2": [100, 200, 150], "G3": [150, 100, 200]}
+    # A preference order rotates the same way.
+    again = plan_for_inventory(THREE, THREE_GROUPS, strategy="load_share", preference=["r3"])
+    assert again["masters"] == {"G1": "r3", "G2": "r1", "G3": "r2"}
+    assert [again["hosts"][h]["G1"]["priority"] for h in ("r3", "r1", "r2")] == [200, 150, 100]
+    assert [again["hosts"][h]["G2"]["priority"] for h in ("r1", "r2", "r3")] == [200, 150, 100]
+
+
+def test_base_is_at_most_254_as_255_belongs_to_the_address_owner():
+    # RFC 5798 section 5.2.4: 255 says "I own the addresses". A planned master at 255
+    # would claim addresses it does not own, and tie with the real owner.
+    groups = THREE_GROUPS[:1]
+    top = plan_for_inventory(THREE, groups, base=254, step=50)
+    assert [top["hosts"][h]["G1"]["priority"] for h in ("r1", "r2", "r3")] == [254, 204, 154]
+    with pytest.raises(ConfigError) as caught:
+        plan_for_inventory(THREE, groups, base=255, step=50)
+    assert dict(caught.value.problems)["base"] == (
+        "base 255 and step 50 for 3 members leave 1..254 (lowest 155)"
+    )

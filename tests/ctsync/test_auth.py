@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 
 import pytest
 from hypothesis import given, settings
@@ -22,11 +23,19 @@ def keys(send_id: int = 1, **extra: bytes) -> Keys:
     return Keys(send_id=send_id, keys=chosen)
 
 
+def layer(rng: random.Random, chosen: Keys | None = None) -> SyncAuth:
+    """A layer whose nonces come from the test's seeded generator (tests/ctsync/conftest.py)."""
+    return SyncAuth(chosen or keys(), random=rng.randbytes)
+
+
 class Link:
     """Two layers wired back to back; ``captured`` keeps every datagram that crossed."""
 
-    def __init__(self, a: SyncAuth | None = None, b: SyncAuth | None = None) -> None:
-        self.ends = {"a": a or SyncAuth(keys()), "b": b or SyncAuth(keys())}
+    def __init__(
+        self, rng: random.Random, a: SyncAuth | None = None, b: SyncAuth | None = None
+    ) -> None:
+        self.rng = rng
+        self.ends = {"a": a or layer(rng), "b": b or layer(rng)}
         self.inbox: dict[str, list[bytes]] = {"a": [], "b": []}  # inner datagrams received
         self.captured: dict[str, list[bytes]] = {"a": [], "b": []}  # sent by each end
         self.now = 0.0
@@ -53,8 +62,8 @@ class Link:
     def send(self, end: str, inner: bytes) -> None:
         self.deliver(end, self.ends[end].seal(inner, self.now))
 
-    def restart(self, end: str, layer: SyncAuth | None = None) -> None:
-        self.ends[end] = layer or SyncAuth(keys())
+    def restart(self, end: str, replacement: SyncAuth | None = None) -> None:
+        self.ends[end] = replacement or layer(self.rng)
         self.deliver(end, self.ends[end].start(self.now))
 
 
@@ -65,8 +74,8 @@ def inner(n: int) -> bytes:
     return protocol.tick(5.0)[-1].datagram
 
 
-def test_round_trip_both_ways():
-    link = Link()
+def test_round_trip_both_ways(rng):
+    link = Link(rng)
     link.start()
     link.send("a", inner(1))
     link.send("b", inner(2))
@@ -76,8 +85,8 @@ def test_round_trip_both_ways():
     assert sum(status["drops"].values()) == 0
 
 
-def test_what_is_sent_before_the_handshake_is_held_and_then_delivered():
-    link = Link()
+def test_what_is_sent_before_the_handshake_is_held_and_then_delivered(rng):
+    link = Link(rng)
     a, b = link.ends["a"], link.ends["b"]
     held = [a.seal(inner(n), 0.0) for n in range(3)]
     assert held == [[], [], []]
@@ -89,8 +98,8 @@ def test_what_is_sent_before_the_handshake_is_held_and_then_delivered():
     assert link.inbox["a"] == [inner(9)]
 
 
-def test_every_flipped_octet_is_dropped_and_counted():
-    link = Link()
+def test_every_flipped_octet_is_dropped_and_counted(rng):
+    link = Link(rng)
     link.start()
     link.send("a", inner(1))
     sealed = link.captured["a"][-1]
@@ -106,8 +115,8 @@ def test_every_flipped_octet_is_dropped_and_counted():
     assert b.counters["opened"] == 1
 
 
-def test_a_replayed_datagram_is_dropped():
-    link = Link()
+def test_a_replayed_datagram_is_dropped(rng):
+    link = Link(rng)
     link.start()
     for n in range(5):
         link.send("a", inner(n))
@@ -118,9 +127,9 @@ def test_a_replayed_datagram_is_dropped():
     assert link.inbox["b"] == [inner(n) for n in range(5)]
 
 
-def test_counters_out_of_order_inside_the_window_are_taken_once():
-    a, b = SyncAuth(keys()), SyncAuth(keys())
-    link = Link(a, b)
+def test_counters_out_of_order_inside_the_window_are_taken_once(rng):
+    a, b = layer(rng), layer(rng)
+    link = Link(rng, a, b)
     link.start()
     sealed = [a.seal(inner(n), 0.0)[0] for n in range(10)]
     for datagram in reversed(sealed):
@@ -128,9 +137,9 @@ def test_counters_out_of_order_inside_the_window_are_taken_once():
     assert all(b.receive(d, 0.0).dropped == "replayed" for d in sealed)
 
 
-def test_a_counter_behind_the_window_is_dropped():
-    a, b = SyncAuth(keys()), SyncAuth(keys())
-    Link(a, b).start()
+def test_a_counter_behind_the_window_is_dropped(rng):
+    a, b = layer(rng), layer(rng)
+    Link(rng, a, b).start()
     old = a.seal(inner(0), 0.0)[0]
     for n in range(auth.WINDOW + 1):
         b.receive(a.seal(inner(n), 0.0)[0], 0.0)
@@ -138,8 +147,8 @@ def test_a_counter_behind_the_window_is_dropped():
 
 
 @pytest.mark.parametrize("restarted", ["receiver", "sender"])
-def test_sniffed_datagrams_are_refused_after_a_restart(restarted):
-    link = Link()
+def test_sniffed_datagrams_are_refused_after_a_restart(restarted, rng):
+    link = Link(rng)
     link.start()
     for n in range(3):
         link.send("a", inner(n))
@@ -158,15 +167,15 @@ def test_sniffed_datagrams_are_refused_after_a_restart(restarted):
     assert b.current is not None and b.current.challenge[:8] == link.ends["a"].send_session[:8]
 
 
-def test_an_old_handshake_replayed_after_a_sender_restart_does_not_reopen_its_session():
-    link = Link()
+def test_an_old_handshake_replayed_after_a_sender_restart_does_not_reopen_its_session(rng):
+    link = Link(rng)
     link.start()
     link.send("a", inner(1))
     old_traffic = list(link.captured["a"])
     old_challenges = list(link.captured["b"])
     link.restart("a")
     link.send("a", inner(2))
-    a_old = SyncAuth(keys())  # the attacker has no key state; it replays
+    a_old = layer(rng)  # the attacker has no key state; it replays
     b = link.ends["b"]
     for datagram in old_traffic + old_challenges:
         got = b.receive(datagram, link.now + 1)
@@ -177,8 +186,8 @@ def test_an_old_handshake_replayed_after_a_sender_restart_does_not_reopen_its_se
     assert link.inbox["b"] == [inner(1), inner(2)]
 
 
-def test_a_peer_restart_renews_this_sides_session_without_loss():
-    link = Link()
+def test_a_peer_restart_renews_this_sides_session_without_loss(rng):
+    link = Link(rng)
     link.start()
     first = link.ends["b"].send_session
     link.restart("a")
@@ -187,10 +196,10 @@ def test_a_peer_restart_renews_this_sides_session_without_loss():
     assert link.inbox["a"] == [inner(3)]
 
 
-def test_unknown_key_id_is_dropped_before_any_mac():
-    link = Link()
+def test_unknown_key_id_is_dropped_before_any_mac(rng):
+    link = Link(rng)
     link.start()
-    stranger = SyncAuth(Keys(send_id=9, keys={9: KEY}))
+    stranger = layer(rng, Keys(send_id=9, keys={9: KEY}))
     stranger.send_session = link.ends["a"].send_session  # even in the live session
     forged = stranger._seal(inner(1))
     b = link.ends["b"]
@@ -198,17 +207,17 @@ def test_unknown_key_id_is_dropped_before_any_mac():
     assert b.receive(stranger.start(0.0)[0], 0.0).dropped == "unknown_key"
 
 
-def test_another_key_under_a_known_id_fails_the_mac():
-    link = Link()
+def test_another_key_under_a_known_id_fails_the_mac(rng):
+    link = Link(rng)
     link.start()
-    wrong = SyncAuth(Keys(send_id=1, keys={1: b"w" * 32}))
+    wrong = layer(rng, Keys(send_id=1, keys={1: b"w" * 32}))
     assert link.ends["b"].receive(wrong.start(0.0)[0], 0.0).dropped == "bad_mac"
     wrong.send_session = link.ends["a"].send_session
     assert link.ends["b"].receive(wrong._seal(inner(1)), 0.0).dropped == "bad_mac"
 
 
-def test_plain_and_garbage_datagrams_are_unauthenticated_and_oversized_ones_too_big():
-    link = Link()
+def test_plain_and_garbage_datagrams_are_unauthenticated_and_oversized_ones_too_big(rng):
+    link = Link(rng)
     link.start()
     b = link.ends["b"]
     assert b.receive(inner(1), 0.0).dropped == "unauthenticated"
@@ -218,15 +227,15 @@ def test_plain_and_garbage_datagrams_are_unauthenticated_and_oversized_ones_too_
     assert link.inbox["b"] == []
 
 
-def test_sealed_datagrams_before_any_handshake_are_dropped():
-    a = SyncAuth(keys())
+def test_sealed_datagrams_before_any_handshake_are_dropped(rng):
+    a = layer(rng)
     a.send_session = b"s" * 16
-    b = SyncAuth(keys())
+    b = layer(rng)
     assert b.receive(a._seal(inner(1)), 0.0).dropped == "no_session"
 
 
-def test_a_challenge_answering_no_request_is_refused():
-    link = Link()
+def test_a_challenge_answering_no_request_is_refused(rng):
+    link = Link(rng)
     link.start()
     challenge = link.captured["b"][0]
     assert len(challenge) == HANDSHAKE_SIZE
@@ -236,8 +245,8 @@ def test_a_challenge_answering_no_request_is_refused():
     assert a.send_session == session
 
 
-def test_a_staged_key_change_loses_nothing_and_keeps_the_sessions():
-    link = Link()
+def test_a_staged_key_change_loses_nothing_and_keeps_the_sessions(rng):
+    link = Link(rng)
     link.start()
     a, b = link.ends["a"], link.ends["b"]
     sessions = (a.send_session, b.send_session)
@@ -248,25 +257,25 @@ def test_a_staged_key_change_loses_nothing_and_keeps_the_sessions():
             link.send(end, inner(next(sent)))
 
     traffic()
-    for layer in (a, b):  # 1. every member accepts the new key
-        layer.set_keys(keys(1, k2=NEW_KEY))
+    for each in (a, b):  # 1. every member accepts the new key
+        each.set_keys(keys(1, k2=NEW_KEY))
         traffic()
-    for layer in (a, b):  # 2. then sends with it
-        layer.set_keys(keys(2, k1=KEY))
+    for each in (a, b):  # 2. then sends with it
+        each.set_keys(keys(2, k1=KEY))
         traffic()
-    for layer in (a, b):  # 3. then forgets the old one
-        layer.set_keys(keys(2))
+    for each in (a, b):  # 3. then forgets the old one
+        each.set_keys(keys(2))
         traffic()
     assert len(link.inbox["a"]) + len(link.inbox["b"]) == next(sent)
     assert (a.send_session, b.send_session) == sessions
     assert sum(a.drops.values()) + sum(b.drops.values()) == 0
     # The old key is refused now.
-    old = SyncAuth(keys())
+    old = layer(rng)
     assert b.receive(old.start(0.0)[0], 0.0).dropped == "unknown_key"
 
 
-def test_a_key_sent_before_the_peer_accepts_it_is_dropped_as_unknown():
-    link = Link()
+def test_a_key_sent_before_the_peer_accepts_it_is_dropped_as_unknown(rng):
+    link = Link(rng)
     link.start()
     link.ends["a"].set_keys(keys(2, k1=KEY))
     link.send("a", inner(1))
@@ -274,8 +283,8 @@ def test_a_key_sent_before_the_peer_accepts_it_is_dropped_as_unknown():
     assert link.ends["b"].drops["unknown_key"] == 1
 
 
-def test_forged_handshakes_get_no_answer_and_replayed_ones_a_bounded_number():
-    link = Link()
+def test_forged_handshakes_get_no_answer_and_replayed_ones_a_bounded_number(rng):
+    link = Link(rng)
     link.start()
     link.send("a", inner(4))  # the first datagram settles the session (HELLO does, live)
     b = link.ends["b"]
@@ -285,7 +294,7 @@ def test_forged_handshakes_get_no_answer_and_replayed_ones_a_bounded_number():
         assert b.receive(bytes(forged), i * 0.001).send == []
     assert b.drops["bad_mac"] == 1000
     # Valid REQUESTs (replayed, or a hostile key holder): 10 s of a flood.
-    requester = SyncAuth(keys())
+    requester = layer(rng)
     requests = [requester._request(0.0)[0] for _ in range(50)]
     answers = 0
     for i in range(10_000):
@@ -301,26 +310,26 @@ def test_forged_handshakes_get_no_answer_and_replayed_ones_a_bounded_number():
     assert link.inbox["b"] == [inner(4), inner(5)]
 
 
-def test_an_unanswered_request_is_sent_again():
-    a = SyncAuth(keys())
+def test_an_unanswered_request_is_sent_again(rng):
+    a = layer(rng)
     first = a.start(0.0)
     assert a.deadline() == auth.REQUEST_RETRY
     again = a.tick(auth.REQUEST_RETRY)
     assert again == first  # the same nonce: the peer does not take it for a restart
 
 
-def test_keys_never_show_in_status_or_repr():
-    layer = SyncAuth(keys(1, k2=NEW_KEY))
-    shown = repr(layer.keys) + repr(layer.status())
+def test_keys_never_show_in_status_or_repr(rng):
+    both = layer(rng, keys(1, k2=NEW_KEY))
+    shown = repr(both.keys) + repr(both.status())
     assert "kkkk" not in shown and "nnnn" not in shown
 
 
 class Router:
     """A SyncProtocol over a SyncAuth, with a table and an external cache."""
 
-    def __init__(self, table: dict[bytes, bytes] | None = None) -> None:
-        self.protocol = SyncProtocol()
-        self.layer = SyncAuth(keys())
+    def __init__(self, rng: random.Random, table: dict[bytes, bytes] | None = None) -> None:
+        self.protocol = SyncProtocol(first_sequence=rng.getrandbits(32))
+        self.layer = layer(rng)
         self.table = table or {}
         self.external: dict[bytes, bytes] = {}
 
@@ -354,20 +363,20 @@ def begin(routers: dict[str, Router], name: str, now: float) -> None:
     exchange(routers, wire, now)
 
 
-def test_the_sync_protocol_runs_on_top_and_resyncs_after_a_restart():
+def test_the_sync_protocol_runs_on_top_and_resyncs_after_a_restart(rng):
     """Two SyncProtocols over the layer: the table arrives; a restarted peer (HELLO,
     RESYNC, held until its handshake is done) gets it again."""
     table = {b"key-%d" % i: b"state" for i in range(100)}
-    routers = {"a": Router(table), "b": Router()}
+    routers = {"a": Router(rng, table), "b": Router(rng)}
     begin(routers, "a", 0.0)
     begin(routers, "b", 0.0)
     assert routers["b"].external == table
-    routers["b"] = Router()
+    routers["b"] = Router(rng)
     # (A bulk sync starts at most every 2 s: the restarts come later than that.)
     begin(routers, "b", 3.0)
     assert routers["b"].external == table
     assert sum(routers["a"].layer.drops.values()) == 0
-    routers["a"] = Router(table)  # and the other one restarts
+    routers["a"] = Router(rng, table)  # and the other one restarts
     begin(routers, "a", 6.0)
     assert routers["b"].external == table
 
@@ -383,7 +392,8 @@ def test_the_sync_protocol_runs_on_top_and_resyncs_after_a_restart():
 def test_mutated_datagrams_never_deliver_anything_new(mutations, which):
     """Whatever is done to captured datagrams, the receiver delivers only inner
     datagrams that were sealed, each at most once, and never raises."""
-    link = Link()
+    rng = random.Random(0)  # the nonces are not what the examples vary
+    link = Link(rng)
     link.start()
     originals = [inner(n) for n in range(6)]
     for datagram in originals:
@@ -404,7 +414,8 @@ def test_mutated_datagrams_never_deliver_anything_new(mutations, which):
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=1600))
 def test_arbitrary_octets_are_dropped(data):
-    link = Link()
+    rng = random.Random(0)  # the nonces are not what the examples vary
+    link = Link(rng)
     link.start()
     got = link.ends["b"].receive(data, 1.0)
     assert got.inner is None and got.dropped in auth.DROP_REASONS

@@ -145,6 +145,34 @@ def test_a_restarted_sender_is_recognised_by_its_new_session():
     assert link.ends["b"].expected == 777
 
 
+@pytest.mark.parametrize("hello", [True, False], ids=["hello", "hello-lost"])
+@pytest.mark.parametrize("restart_at", [1000, 2_000_000], ids=["behind", "ahead"])
+def test_a_restarted_peers_states_are_applied_whatever_its_new_sequence_numbers(restart_at, hello):
+    # A new session starts at a random sequence number: behind the old session's
+    # numbers in about half of real restarts. What the old session applied must not
+    # make the new session's states look stale (the per-entry record is reset).
+    receiver = SyncProtocol(first_sequence=5)
+    old = SyncProtocol(first_sequence=1_000_000)
+    receiver.receive(sends(old.start(0.0, resync=False))[0].datagram, 0.0)
+    for i in range(3):
+        old.update(b"k", b"old-%d" % i)
+        for send in sends(old.flush(0.1 * i)):
+            receiver.receive(send.datagram, 0.1 * i)
+    restarted = SyncProtocol(first_sequence=restart_at)
+    started = sends(restarted.start(1.0, resync=False))
+    if hello:
+        receiver.receive(started[0].datagram, 1.0)
+    restarted.update(b"k", b"new")
+    applied = [
+        action
+        for send in sends(restarted.flush(1.0))
+        for action in receiver.receive(send.datagram, 1.0)
+        if isinstance(action, Apply)
+    ]
+    assert applied == [Apply(Op.UPDATE, b"k", b"new")]
+    assert receiver.stats["stale"] == 0
+
+
 def test_nothing_is_resent_on_a_clean_link():
     link = Link(loss=0.0)
     drive(link, 2000, 1)
@@ -288,6 +316,11 @@ def test_the_per_entry_sequence_record_stays_bounded_and_protects_the_latest_sta
 # A hostile peer: requests cost the sender a bounded multiple, records are checked -------
 
 
+def protocol(rng, **options):
+    """An end whose session comes from the test's seeded generator (tests/ctsync/conftest.py)."""
+    return SyncProtocol(first_sequence=rng.getrandbits(32), **options)
+
+
 def sends(actions):
     return [a for a in actions if isinstance(a, Send)]
 
@@ -296,8 +329,8 @@ def table(count):
     return [(i.to_bytes(40, "big"), bytes(40)) for i in range(count)]
 
 
-def test_a_resync_flood_starts_one_bulk_sync_and_merges_the_rest():
-    master, peer = SyncProtocol(), SyncProtocol()
+def test_a_resync_flood_starts_one_bulk_sync_and_merges_the_rest(rng):
+    master, peer = protocol(rng), protocol(rng)
     resync = sends(peer.request_resync(0.0))[0].datagram
     assert master.receive(resync, 0.0) == [ResyncRequested()]
     out = sends(master.bulk(table(20_000), 0.0))
@@ -310,8 +343,8 @@ def test_a_resync_flood_starts_one_bulk_sync_and_merges_the_rest():
     assert master.bulk_due is None
 
 
-def test_resyncs_after_a_bulk_sync_wait_for_the_interval_and_merge_into_one():
-    master, peer = SyncProtocol(bulk_interval=2.0), SyncProtocol()
+def test_resyncs_after_a_bulk_sync_wait_for_the_interval_and_merge_into_one(rng):
+    master, peer = protocol(rng, bulk_interval=2.0), protocol(rng)
     resync = sends(peer.request_resync(0.0))[0].datagram
     master.receive(resync, 0.0)
     master.bulk(table(10), 0.0)  # small: sent at once, bulk sync over
@@ -322,12 +355,12 @@ def test_resyncs_after_a_bulk_sync_wait_for_the_interval_and_merge_into_one():
     assert sum(isinstance(a, ResyncRequested) for a in later) == 1
 
 
-def test_a_restarted_peer_gets_a_whole_bulk_sync_even_if_one_was_under_way():
-    master = SyncProtocol(bulk_interval=2.0)
-    old = SyncProtocol()
+def test_a_restarted_peer_gets_a_whole_bulk_sync_even_if_one_was_under_way(rng):
+    master = protocol(rng, bulk_interval=2.0)
+    old = protocol(rng)
     master.receive(sends(old.start(0.0))[0].datagram, 0.0)
     master.bulk(table(20_000), 0.0)  # under way for the old peer
-    restarted = SyncProtocol()
+    restarted = protocol(rng)
     for action in sends(restarted.start(1.0)):
         master.receive(action.datagram, 1.0)
     assert master.bulk_due == 2.0  # a new bulk sync once the running one is over
@@ -376,6 +409,28 @@ def test_a_wide_nack_asks_for_a_bulk_sync_under_the_same_limit():
     assert master.dropped["nack_too_wide"] == 2
 
 
+def test_gaps_are_nacked_until_their_sum_passes_max_gap_then_a_bulk_sync_is_asked():
+    from routerha.ctsync.protocol import Kind, parse
+
+    sender = SyncProtocol(first_sequence=0, window=100)
+    datagrams = []
+    for i in range(15):
+        sender.update(b"k%d" % i, b"v")
+        datagrams += [send.datagram for send in sends(sender.flush(0.0))]
+    receiver = SyncProtocol(first_sequence=0, max_gap=10)
+
+    def kinds(seq):
+        return [parse(send.datagram)[0] for send in sends(receiver.receive(datagrams[seq], 0.0))]
+
+    assert kinds(0) == []
+    # Two gaps of 5: each is NACKed, 10 missing in all (the cap is not passed).
+    assert kinds(6) == [Kind.NACK] and kinds(12) == [Kind.NACK]
+    assert len(receiver.missing) == 10
+    # One more missing message passes the cumulative cap, though that gap alone is 1.
+    assert kinds(14) == [Kind.RESYNC]
+    assert not receiver.missing and receiver.resync_at is not None
+
+
 def test_an_ack_for_what_was_never_sent_keeps_the_resend_queue():
     from routerha.ctsync.protocol import HEADER, MAGIC, RANGE, VERSION, Kind
 
@@ -387,10 +442,10 @@ def test_an_ack_for_what_was_never_sent_keeps_the_resend_queue():
     assert master.unacked and master.dropped["ack_unsent"] == 1
 
 
-def test_refused_records_change_nothing_but_are_counted_by_reason():
+def test_refused_records_change_nothing_but_are_counted_by_reason(rng):
     reasons = {b"bad": "bad_entry", b"far": "filtered"}
-    receiver = SyncProtocol(admit=lambda op, key, state: reasons.get(key))
-    sender = SyncProtocol()
+    receiver = protocol(rng, admit=lambda op, key, state: reasons.get(key))
+    sender = protocol(rng)
     receiver.receive(sends(sender.start(0.0))[0].datagram, 0.0)
     for key in (b"bad", b"good", b"far"):
         sender.update(key, b"state")
@@ -402,13 +457,13 @@ def test_refused_records_change_nothing_but_are_counted_by_reason():
     assert receiver.applied.keys() == {b"good"}
 
 
-def test_oversized_records_and_datagrams_are_malformed():
+def test_oversized_records_and_datagrams_are_malformed(rng):
     from routerha.ctsync.protocol import HEADER, MAGIC, MAX_DATAGRAM, RECORD, VERSION, Kind
 
     def data(body):
         return HEADER.pack(MAGIC, VERSION, Kind.DATA, 1, 1, len(body)) + body
 
-    end = SyncProtocol()
+    end = protocol(rng)
     for datagram in (
         data(RECORD.pack(Op.UPDATE, 65, 0) + bytes(65)),
         data(RECORD.pack(Op.UPDATE, 8, 513) + bytes(521)),
@@ -420,18 +475,18 @@ def test_oversized_records_and_datagrams_are_malformed():
     assert end.stats["malformed"] == 4 and end.peer_session is None
 
 
-def test_a_large_flush_goes_in_bursts_and_asks_to_go_on_at_once():
-    end = SyncProtocol(burst=4, window=128)
+def test_a_large_flush_goes_in_bursts_and_asks_to_go_on_at_once(rng):
+    end = protocol(rng, burst=4, window=128)
     end.bulk(table(5000), 0.0)
     assert end.stats["sent"] == 4 and end.deadline() == 0.0
     end.tick(0.0)
     assert end.stats["sent"] == 8
 
 
-def test_a_forged_deletion_is_held_and_cancelled_by_the_owner_who_still_holds_the_entry():
+def test_a_forged_deletion_is_held_and_cancelled_by_the_owner_who_still_holds_the_entry(rng):
     from routerha.ctsync.protocol import HEADER, MAGIC, RECORD, VERSION, Confirm, Kind
 
-    owner, backup = SyncProtocol(), SyncProtocol(confirm_hold=1.0)
+    owner, backup = protocol(rng), protocol(rng, confirm_hold=1.0)
     internal = {b"k1": b"s1", b"k2": b"s2"}
     for datagram in sends(owner.start(0.0, resync=False)):
         backup.receive(datagram.datagram, 0.0)
@@ -460,8 +515,8 @@ def test_a_forged_deletion_is_held_and_cancelled_by_the_owner_who_still_holds_th
     assert not [a for a in backup.tick(5.0) if isinstance(a, Apply)]
 
 
-def test_a_deletion_nobody_contradicts_goes_through_after_the_hold():
-    owner, backup = SyncProtocol(), SyncProtocol(confirm_hold=1.0)
+def test_a_deletion_nobody_contradicts_goes_through_after_the_hold(rng):
+    owner, backup = protocol(rng), protocol(rng, confirm_hold=1.0)
     for datagram in sends(owner.start(0.0, resync=False)):
         backup.receive(datagram.datagram, 0.0)
     owner.update(b"k", b"s")
@@ -474,15 +529,15 @@ def test_a_deletion_nobody_contradicts_goes_through_after_the_hold():
     assert [a for a in backup.tick(1.5) if isinstance(a, Apply)] == [Apply(Op.DESTROY, b"k", b"")]
 
 
-def test_requests_in_another_session_do_not_reset_what_the_receiver_expects():
-    receiver, sender = SyncProtocol(), SyncProtocol()
+def test_requests_in_another_session_do_not_reset_what_the_receiver_expects(rng):
+    receiver, sender = protocol(rng), protocol(rng)
     for datagram in sends(sender.start(0.0, resync=False)):
         receiver.receive(datagram.datagram, 0.0)
     sender.update(b"k", b"s")
     for datagram in sends(sender.flush(0.0)):
         receiver.receive(datagram.datagram, 0.0)
     expected, session = receiver.expected, receiver.peer_session
-    forger = SyncProtocol()
+    forger = protocol(rng)
     for action in [*forger.request_resync(0.1), forger._nack(1, 2, 0.1)]:
         answer = receiver.receive(action.datagram, 0.1)
         assert not any(isinstance(a, PeerRestarted) for a in answer)

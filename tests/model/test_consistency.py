@@ -19,6 +19,7 @@ from routerha.model.consistency import (
     check_members,
     load_member,
     splitting_changes,
+    splitting_report,
 )
 from routerha.model.load import load_config_lenient
 from routerha.model.native import (
@@ -1020,6 +1021,40 @@ def test_changes_that_split_a_group_when_made_one_member_at_a_time():
     codes = {f.code for f in splitting_changes(running, changed)}
     assert codes == {"address-mismatch", "password-mismatch", "advertise-interval-mismatch"}
     assert all("Secret1" not in f.message for f in splitting_changes(running, changed))
+
+
+def _open_config(**lan):
+    """The LAN group without authentication (which VRRPv3 does not have)."""
+    group = {"interface": "eth1", "vrid": 10, "priority": 200, "address": ["10.1.1.254/24"]}
+    return load_config({"vrrp": {"groups": {"LAN": {**group, **lan}}}})
+
+
+@pytest.mark.parametrize(
+    ("running", "planned", "code"),
+    [
+        (_pair_config(), _pair_config(vrid=11), "vrid-mismatch"),
+        (_open_config(), _open_config(version=3), "version-mismatch"),
+        (
+            _pair_config(),
+            _pair_config(authentication={"type": "ah", "password": "Secret1"}),
+            "auth-type-mismatch",
+        ),
+        (
+            _open_config(),
+            _open_config(authentication={"type": "plaintext-password", "password": "Secret1"}),
+            "auth-type-mismatch",
+        ),
+    ],
+    ids=["vrid", "version", "plaintext-to-ah", "none-to-plaintext"],
+)
+def test_each_change_of_vrid_version_or_auth_type_is_splitting_with_its_code(
+    running, planned, code
+):
+    # Made on one member first, each leaves the members dropping each other's
+    # advertisements (or running two virtual routers), all master.
+    assert splitting_report(running, planned) == [
+        {"group": "LAN", "code": code, "message": splitting_changes(running, planned)[0].message}
+    ]
 
 
 def test_changes_one_member_may_make_alone_do_not_split():

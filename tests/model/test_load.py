@@ -118,6 +118,17 @@ def test_what_cannot_work_is_refused_with_the_key_named(settings, path, words):
     assert words in found[path]
 
 
+def test_v3_interval_bounds_are_those_of_its_12_bit_centisecond_field():
+    # 4095 cs is the largest interval a VRRPv3 advertisement can carry (RFC 5798
+    # section 5.2.7); 40.96 s would wrap round to 0 on the wire.
+    for seconds, centiseconds in ((0.01, 1), (40.95, 4095)):
+        lan = load_config(groups(version=3, advertise_interval=seconds)).groups["LAN"]
+        assert lan.advertise_interval_cs == centiseconds
+    for seconds in (40.96, 41):
+        found = problems(groups(version=3, advertise_interval=seconds))
+        assert "0.01 to 40.95 s" in found["vrrp.groups.LAN.advertise_interval"]
+
+
 def test_required_keys_are_named():
     found = problems({"vrrp": {"groups": {"LAN": {}}}})
     assert {"vrrp.groups.LAN.interface", "vrrp.groups.LAN.vrid", "vrrp.groups.LAN.address"} <= set(

@@ -491,6 +491,24 @@ def test_v2_interval_mismatch_is_dropped_as_interval():
     assert drop_reason(receiver(), datagram(v2_message(seconds=2))) is DropReason.INTERVAL
 
 
+@pytest.mark.parametrize("seconds", [1, 3])
+def test_v2_interval_shorter_or_longer_than_configured_is_dropped(seconds):
+    # PLAIN advertises every 2 s: a peer at 1 s is as misconfigured as one at 3 s
+    # (RFC 3768 section 7.1 says "the same", not "at most").
+    def plain(seconds):
+        message = v2_message(
+            vrid=2,
+            addresses=("10.1.1.6", "10.1.1.16"),
+            seconds=seconds,
+            auth_type=1,
+            auth=b"secret",
+        )
+        return datagram(message)
+
+    assert receiver().receive_ipv4(plain(2)).group == "PLAIN"  # the same interval passes
+    assert drop_reason(receiver(), plain(seconds)) is DropReason.INTERVAL
+
+
 def test_v3_interval_is_learned_not_checked():
     received = receiver().receive_ipv4(datagram(v3_message(centiseconds=300)))
     assert received.event.max_advert_interval == 300
