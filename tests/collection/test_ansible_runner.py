@@ -132,29 +132,39 @@ def _private_data_dir(base: Path, lab: dict[str, Any], venv: Path) -> Path:
     return pdd
 
 
-@pytest.fixture(scope="module")
-def job(runner_venv, topology, tmp_path_factory) -> dict[str, Any]:
-    """The rollout run once by ansible-runner: its artifacts directory and timings."""
-    started = time.monotonic()
-    inventory = lab_inventory(topology, tmp_path_factory)
-    lab_took = time.monotonic() - started
-    lab = yaml.safe_load(inventory.read_text())
-    pdd = _private_data_dir(tmp_path_factory.mktemp("awx"), lab, runner_venv)
+def run_job(pdd: Path, venv: Path, ident: str) -> dict[str, Any]:
+    """``ansible-runner run`` on ``pdd``'s rollout.yml as job ``ident``: its exit
+    status, output and artifacts directory."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "VIRTUAL_ENV"))}
-    env["PATH"] = f"{runner_venv / 'bin'}:{env['PATH']}"
+    env["PATH"] = f"{venv / 'bin'}:{env['PATH']}"
     started = time.monotonic()
     run = subprocess.run(
-        [str(runner_venv / "bin/ansible-runner"), "run", str(pdd), "-p", "rollout.yml", "--ident", "rollout"],
+        [str(venv / "bin/ansible-runner"), "run", str(pdd), "-p", "rollout.yml", "--ident", ident],
         capture_output=True, text=True, check=False, timeout=1200, env=env, cwd=pdd,
     )  # fmt: skip
     took = time.monotonic() - started
     out = run.stdout + run.stderr
     (ROOT / "tests/output").mkdir(exist_ok=True)
-    (ROOT / "tests/output/ansible-runner-rollout.log").write_text(
-        f"{out}\nlab: {lab_took:.0f} s, rollout: {took:.0f} s\n"
+    (ROOT / f"tests/output/ansible-runner-{ident}.log").write_text(
+        f"{out}\n{ident}: {took:.0f} s\n"
     )
-    print(f"ansible-runner: lab {lab_took:.0f} s, rollout {took:.0f} s")
-    return {"rc": run.returncode, "out": out, "artifacts": pdd / "artifacts/rollout"}
+    print(f"ansible-runner job {ident}: {took:.0f} s")
+    return {"rc": run.returncode, "out": out, "artifacts": pdd / "artifacts" / ident}
+
+
+@pytest.fixture(scope="module")
+def private_data_dir(runner_venv, topology, tmp_path_factory) -> Path:
+    started = time.monotonic()
+    inventory = lab_inventory(topology, tmp_path_factory)
+    print(f"lab up in {time.monotonic() - started:.0f} s")
+    lab = yaml.safe_load(inventory.read_text())
+    return _private_data_dir(tmp_path_factory.mktemp("awx"), lab, runner_venv)
+
+
+@pytest.fixture(scope="module")
+def job(runner_venv, private_data_dir) -> dict[str, Any]:
+    """The rollout run once by ansible-runner on the new lab."""
+    return run_job(private_data_dir, runner_venv, "rollout")
 
 
 def events(artifacts: Path) -> list[dict[str, Any]]:
@@ -219,3 +229,27 @@ def test_every_group_has_its_planned_master(job, topology):
         assert set(groups) == set(PLANNED_MASTERS), groups
         for group, master in PLANNED_MASTERS.items():
             assert groups[group] == ("MASTER" if router == master else "BACKUP"), (router, groups)
+
+
+def test_a_job_with_tags_configures_and_verifies_and_changes_nothing(
+    job, runner_venv, private_data_dir
+):
+    """A second job with AWX's job tags ``config,verify``: the plan, the configuration
+    and the checks run, the installation does not, and nothing changes."""
+    assert job["rc"] == 0, "the rollout failed: see test_the_job_succeeds"
+    cmdline = private_data_dir / "env/cmdline"
+    cmdline.write_text(cmdline.read_text() + " --tags config,verify")
+    tagged = run_job(private_data_dir, runner_venv, "tagged")
+    assert tagged["rc"] == 0, tagged["out"][-6000:]
+    found = events(tagged["artifacts"])
+    ran = {e["event_data"]["task"] for e in found if e["event"] == "runner_on_ok"}
+    assert "Write routerhad's configuration and apply it" in ran, sorted(ran)
+    assert "Stop unless every group is healthy" in ran, sorted(ran)
+    assert "Plan the cluster and write every member's configuration" in ran, sorted(ran)
+    assert not ran & {
+        "Ship the bundle",
+        "Point current at the release",
+        "Read the current kernel settings",
+    }
+    (stats,) = [e["event_data"] for e in found if e["event"] == "playbook_on_stats"]
+    assert not stats["failures"] and not stats["changed"], stats

@@ -4,10 +4,13 @@
 a tag that disappears from a role or a playbook fails here.
 
 ``--list-tasks`` shows a dynamic include (the deploy role's include_role and
-include_tasks) as one task; the roles' own tasks are listed by importing each role."""
+include_tasks) as one task; the roles' own tasks are listed by importing each role,
+in plays after the rollout's in one playbook: five listings in all (untagged, and one
+per operator tag), since this runs under every ansible-core of the matrix."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -55,97 +58,108 @@ DEPLOY_ROUTERHAD = {
     "Delete the platform's own VRRP that routerhad takes over": {"config"},
     "Write routerhad's configuration and run it": {"config"},
 }
+PLAY_LINE = re.compile(r"^  play #\d+ \([^)]*\): (?P<play>.+?)\tTAGS: ")
 TASK_LINE = re.compile(r"^ {6}(?P<name>.+?)\tTAGS: \[(?P<tags>[^\]]*)\]$")
+#: The plays after the rollout's: each role imported (and the deploy role's routerhad steps).
+DEPLOY_PLAY = "deploy tasks/routerhad.yml"
+Listing = dict[tuple[str, str], set[str]]
 
 
-def listing(
-    collections_path: Path, tmp_path: Path, playbook: str, *args: str
-) -> dict[str, set[str]]:
-    """Task name -> tags, as ``ansible-playbook --list-tasks`` shows them (a name
-    listed in several plays gets the union)."""
-    inventory = tmp_path / "inventory.ini"
+def _book(directory: Path) -> Path:
+    plays = ["- name: The rollout\n  ansible.builtin.import_playbook: routerha.cluster.rollout\n"]
+    imports = {role: f"name: routerha.cluster.{role}" for role in ROLES}
+    imports[DEPLOY_PLAY] = "name: routerha.cluster.deploy\n        tasks_from: routerhad"
+    for play, spec in imports.items():
+        plays.append(
+            f"- name: {play}\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
+            f"    - name: {play}\n      ansible.builtin.import_role:\n        {spec}\n"
+        )
+    book = directory / "tags.yml"
+    book.write_text("---\n" + "".join(plays))
+    return book
+
+
+@pytest.fixture(scope="module")
+def list_tasks(collections_path: Path, tmp_path_factory: pytest.TempPathFactory):
+    """``list_tasks(tag)``: (play, task) -> tags as ``ansible-playbook --list-tasks
+    [--tags tag]`` shows them for the rollout and the roles; ``list_tasks.tags``: what
+    ``--list-tags`` shows."""
+    directory = tmp_path_factory.mktemp("tags")
+    book = _book(directory)
+    inventory = directory / "inventory.ini"
     inventory.write_text("localhost ansible_connection=local\n")
-    done = subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), playbook, "--list-tasks", *args],
-        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
-        env={**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(collections_path), "ANSIBLE_NOCOLOR": "1"},
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    tasks: dict[str, set[str]] = {}
-    for line in done.stdout.splitlines():
-        found = TASK_LINE.match(line)
-        if found:
-            tags = {t.strip() for t in found["tags"].split(",") if t.strip()}
-            tasks.setdefault(found["name"], set()).update(tags)
-    return tasks
+    found_tags: set[str] = set()
+
+    @functools.cache
+    def run(tag: str | None = None) -> Listing:
+        extra = ["--tags", tag] if tag else ["--list-tags"]
+        done = subprocess.run(
+            [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(book), "--list-tasks", *extra],
+            capture_output=True, text=True, timeout=300, check=False, cwd=directory,
+            env={**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(collections_path), "ANSIBLE_NOCOLOR": "1"},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        tasks: Listing = {}
+        play = ""
+        for line in done.stdout.splitlines():
+            if found := PLAY_LINE.match(line):
+                play = found["play"]
+            elif found := TASK_LINE.match(line):
+                tags = {t.strip() for t in found["tags"].split(",") if t.strip()}
+                tasks.setdefault((play, found["name"]), set()).update(tags)
+            elif not tag and "TASK TAGS: [" in line:
+                listed = line.split("TASK TAGS: [")[1].rstrip("]")
+                found_tags.update(t.strip() for t in listed.split(","))
+        return tasks
+
+    run.tags = found_tags
+    run()
+    return run
 
 
-def test_the_rollout_lists_the_operator_tags(collections_path, tmp_path):
-    inventory = tmp_path / "inventory.ini"
-    inventory.write_text("localhost ansible_connection=local\n")
-    done = subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), "routerha.cluster.rollout", "--list-tags"],
-        capture_output=True, text=True, timeout=300, check=True, cwd=tmp_path,
-        env={**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(collections_path)},
-    )  # fmt: skip
-    listed = {
-        tag.strip()
-        for line in re.findall(r"TASK TAGS: \[([^\]]*)\]", done.stdout)
-        for tag in line.split(",")
+def rollout_tasks(listing: Listing) -> set[str]:
+    own = {*ROLES, DEPLOY_PLAY}
+    return {task for play, task in listing if play not in own}
+
+
+def role_tasks(listing: Listing, play: str) -> dict[str, set[str]]:
+    prefix = f"routerha.cluster.{'deploy' if play == DEPLOY_PLAY else play} : "
+    return {
+        task.removeprefix(prefix): tags
+        for (where, task), tags in listing.items()
+        if where == play and "Validating arguments" not in task
     }
-    assert {"always", *OPERATOR_TAGS} <= listed, done.stdout
+
+
+def test_the_rollout_lists_the_operator_tags(list_tasks):
+    rollout = {tag for (play, _), tags in list_tasks().items() if play not in ROLES for tag in tags}
+    assert {"always", *OPERATOR_TAGS} <= rollout
+    assert {"always", *OPERATOR_TAGS} <= list_tasks.tags
 
 
 @pytest.mark.parametrize("tag", OPERATOR_TAGS)
-def test_a_tag_selects_its_part_of_the_rollout_and_the_plan(collections_path, tmp_path, tag):
-    tasks = listing(collections_path, tmp_path, "routerha.cluster.rollout", "--tags", tag)
+def test_a_tag_selects_its_part_of_the_rollout_and_the_plan(list_tasks, tag):
+    tasks = rollout_tasks(list_tasks(tag))
     wanted, unwanted = ROLLOUT[tag]
-    assert set(PLANNING) <= set(tasks), sorted(tasks)
-    assert wanted <= set(tasks), sorted(tasks)
-    assert not unwanted & set(tasks), sorted(tasks)
+    assert set(PLANNING) <= tasks, sorted(tasks)
+    assert wanted <= tasks, sorted(tasks)
+    assert not unwanted & tasks, sorted(tasks)
 
 
-def test_every_task_of_a_role_carries_its_tag(collections_path, tmp_path):
-    plays = [
-        f"- name: {role}\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
-        f"    - name: {role}\n      ansible.builtin.import_role:\n        name: routerha.cluster.{role}\n"
-        for role in ROLES
-    ]
-    book = tmp_path / "roles.yml"
-    book.write_text("---\n" + "".join(plays))
-    tasks = listing(collections_path, tmp_path, str(book))
+def test_every_task_of_a_role_carries_its_tag(list_tasks):
     for role, tag in ROLES.items():
-        own = {
-            name: tags
-            for name, tags in tasks.items()
-            if name.startswith(f"routerha.cluster.{role} : ") and "Validating arguments" not in name
-        }
+        own = role_tasks(list_tasks(), role)
         assert own, f"no task of {role} listed"
         untagged = sorted(name for name, tags in own.items() if tag not in tags)
         assert not untagged, f"{role}: without the tag {tag}: {untagged}"
-    # Each role's tasks are selected by their tag and by no other operator tag.
-    for tag in OPERATOR_TAGS:
-        selected = set(listing(collections_path, tmp_path, str(book), "--tags", tag))
-        for role, own_tag in ROLES.items():
-            own = {n for n in tasks if n.startswith(f"routerha.cluster.{role} : ")}
-            if own_tag == tag:
-                assert own <= selected, (role, tag, sorted(own - selected))
-            elif own_tag != "always":
-                own -= {n for n in own if "Validating arguments" in n}
-                assert not own & selected, (role, tag, sorted(own & selected))
+        # Selected by its tag, and by no other operator tag.
+        for other in OPERATOR_TAGS:
+            selected = set(role_tasks(list_tasks(other), role))
+            if tag in (other, "always"):
+                assert selected == set(own), (role, other, sorted(set(own) - selected))
+            else:
+                assert not selected, (role, other, sorted(selected))
 
 
-def test_the_deploy_roles_steps_carry_their_tags(collections_path, tmp_path):
-    book = tmp_path / "deploy.yml"
-    book.write_text(
-        "---\n- name: deploy\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
-        "    - name: deploy\n      ansible.builtin.import_role:\n"
-        "        name: routerha.cluster.deploy\n        tasks_from: routerhad\n"
-    )
-    tasks = listing(collections_path, tmp_path, str(book))
-    shown = {
-        name.removeprefix("routerha.cluster.deploy : "): tags
-        for name, tags in tasks.items()
-        if "Validating arguments" not in name
-    }
-    assert shown == DEPLOY_ROUTERHAD
+def test_the_deploy_roles_steps_carry_their_tags(list_tasks):
+    assert role_tasks(list_tasks(), DEPLOY_PLAY) == DEPLOY_ROUTERHAD
