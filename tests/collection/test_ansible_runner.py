@@ -12,7 +12,8 @@ environment that has only the declared controller requirements (requirements.txt
 besides ansible-core and ansible-runner: nothing from this checkout's .venv.
 
 The routers are the ``default`` container lab under this test's own prefix and
-management subnet, reached over OpenSSH as the non-root admin user with sudo."""
+management subnet, reached over OpenSSH as the non-root admin user with sudo. A
+second job with AWX's job tags ``config,verify`` then runs on the deployed lab."""
 
 from __future__ import annotations
 
