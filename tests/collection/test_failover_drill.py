@@ -144,7 +144,7 @@ def status(state: str, own: str, master: str, priority: int) -> dict:
                 "last_transition": 1.0,
                 "faults": [],
                 "counters": {"transitions": 1},
-            }  # fmt: skip
+            }
         ]
     }
 
