@@ -197,3 +197,31 @@ def test_the_native_together_path_refuses_too_few_forks_before_any_change(
     assert "Read the router's clock" not in output
     assert "Commit the configuration" not in output
     assert all(c["changed"] == 0 for c in recap(output).values()), output
+
+
+@pytest.mark.matrix
+def test_auth_rollover_refuses_too_few_forks_before_its_first_step(playbook, tmp_path):
+    """The action checks the same way, from the play's batch (x, not a member,
+    skips at once and holds no fork): refused before it reads anything."""
+    inventory = local_inventory(tmp_path / "hosts.ini", {"r1": {}, "x": {}, "r2": {}}, "routers")
+    task = {
+        "routerha.cluster.auth_rollover": {
+            "group": "LAN",
+            "password": "NEWPASS2",
+            "members": ["r1", "r2"],
+            "config": str(tmp_path / "missing.json"),
+            "routerhactl": str(tmp_path / "no-routerhactl"),
+        },
+        "register": "rollover",
+        "ignore_errors": True,
+    }
+    run = playbook(
+        [task], register=["rollover"], inventory=inventory, hosts="routers",
+        extra_args=["--forks", "1"],
+    )  # fmt: skip
+    result = run.results["rollover"]
+    assert result["failed"], run.output
+    assert "auth_rollover: the members of LAN must act together" in result["msg"]
+    assert "run with --forks 2 or more" in result["msg"]
+    assert "cannot read" not in run.output
+    assert "NEWPASS2" not in run.output
