@@ -29,7 +29,7 @@ def drill_batches(hosts, hostvars, clusters=None, routers=None, groups=None, bat
     try:
         return plan(hosts, cluster_of, groups_of, clusters, routers, groups, batch)
     except SelectionError as exc:
-        raise AnsibleFilterError(f"failover drill: {exc}; nothing was changed") from exc
+        raise AnsibleFilterError(f"failover drill: {exc}; nothing was changed") from None
 
 
 def drill_stats(report):
