@@ -29,6 +29,7 @@ from ansible_collections.routerha.cluster.plugins.module_utils.auth_rollover imp
     plan,
     transitions,
 )
+from ansible_collections.routerha.cluster.plugins.plugin_utils.together import forks_cover
 
 ARGUMENT_SPEC = {
     "group": {"type": "str", "required": True},
@@ -123,11 +124,18 @@ class ActionModule(ActionBase):
         members = list(args["members"] or task_vars.get("ansible_play_batch") or [me])
         if me not in members:
             return {**result, "skipped": True, "msg": f"{me} is not a member of {args['group']}"}
-        forks = (context.CLIARGS or {}).get("forks")
-        if forks and forks < len(members):
-            raise AnsibleActionFail(
-                f"auth_rollover needs forks >= members ({len(members)}), not {forks}"
-            )
+        # The members wait for each other at every step: the forks must start them
+        # all at once (plugin_utils/together.py, as the playbooks check it). Only
+        # this group's members are known here; rotate_auth.yml checks every
+        # cluster of the batch before its first change.
+        cover = forks_cover(
+            list(task_vars.get("ansible_play_batch") or members),
+            [members],
+            (context.CLIARGS or {}).get("forks"),
+            what=f"auth_rollover: the members of {args['group']}",
+        )
+        if not cover["ok"]:
+            raise AnsibleActionFail(cover["msg"])
         barrier = Barrier(
             os.path.join(
                 tempfile.gettempdir(), f"routerha-auth-rollover-{self._task._uuid}-{args['group']}"

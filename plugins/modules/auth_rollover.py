@@ -33,8 +33,10 @@ description:
   - A scheduled commit is checked from the moment every member has reloaded. An advert that one member sent with the
     new keys and another received just before its own reload is dropped by design, and reported (C(switch_drops))
     rather than taken for a problem, as long as no member made a transition.
-  - Run the task on every member of the group at once (not with C(serial), and with at least as many
-    forks as members); the members' workers meet on the controller after each step.
+  - Run the task on every member of the group at once (not with C(serial), and with enough forks to start every
+    member together); the members' workers meet on the controller after each step. Before any step, the task fails
+    with the forks that would do (C(run with --forks N or more)) when a member would start only after the others, and
+    when a member is not in the play's batch (the check of the R(routerha.cluster.forks_cover filter,ansible_collections.routerha.cluster.forks_cover_filter)).
 requirements:
   - routerhad with C(routerhactl) (role routerha.cluster.routerhad_install), or keepalived 2.x built with JSON support, on every member
 author:

@@ -71,7 +71,11 @@ options:
     type: int
     default: 10
   commit_at:
-    description: Seconds since the epoch (the router's clock) at which to commit; the task waits for it.
+    description:
+      - Seconds since the epoch (the router's clock) at which to commit; the task waits for it.
+      - A router that reaches the moment more than half a second late (its worker started late - fewer forks than
+        members - or its connection was slow) fails without committing, saying how late it was; it never commits
+        late, which would split the group for that long.
     type: float
   save:
     description: Save the configuration (C(/config/config.boot)) once the commit is confirmed, so it survives a reboot.

@@ -72,14 +72,29 @@ def run_in_group(script: str, group: str) -> str:
     return f"sg {shlex.quote(group)} -c 'sh -s' <<'{marker}'\n{script}{marker}\n"
 
 
-def at_moment(script: str, at: float) -> str:
+#: Seconds a member may reach the agreed moment late and still commit: its commit
+#: then still falls in the others' second. Later, the group would be split for as
+#: long as it is late, so it must not commit at all.
+LATE_TOLERANCE = 0.5
+
+
+def at_moment(script: str, at: float, tolerance: float = LATE_TOLERANCE) -> str:
     """``script``, first waiting on the router until the wall-clock time ``at``
     (seconds since the epoch, the router's clock). It runs in the foreground: each
     member's worker holds its connection until its commit is done, so nothing is
-    left behind on the router (a detached job may die with the SSH session)."""
+    left behind on the router (a detached job may die with the SSH session).
+
+    A member that reaches the moment more than ``tolerance`` seconds late (its
+    worker started late: too few forks, a slow connection) does not run the script:
+    it prints FAILED with how late it was and exits non-zero, and nothing changes."""
     wait = (
         f'now=$(date +%s.%N); delay=$(awk -v a={at:.3f} -v n="$now" '
-        '\'BEGIN { d = a - n; if (d < 0) d = 0; printf "%.3f", d }\'); sleep "$delay"'
+        "'BEGIN { printf \"%.3f\", a - n }')\n"
+        f"if awk -v d=\"$delay\" 'BEGIN {{ exit !(d < -{tolerance:.3f}) }}'; then\n"
+        f'  echo "{FAILED} late by ${{delay#-}} s for the moment {at:.3f}, '
+        f'more than the {tolerance:g} s allowed: not committed" >&2; exit 1\n'
+        "fi\n"
+        'awk -v d="$delay" \'BEGIN { exit !(d > 0) }\' && sleep "$delay"'
     )
     return f"{wait}\n{script}"
 

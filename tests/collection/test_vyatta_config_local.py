@@ -121,3 +121,29 @@ def test_a_task_that_would_become_is_refused_and_changes_nothing(playbook, route
     assert run.results["result"]["failed"], run.output
     assert "set become: false" in run.results["result"]["msg"]
     assert (running.read_text() if running.exists() else None) == before
+
+
+def test_a_router_late_for_the_agreed_moment_fails_and_commits_nothing(playbook, router):
+    """commit_at already 5 s past when the router reaches it (its worker started
+    late): the commit would fall 5 s after the other members', splitting the group,
+    so the task fails saying how late, and the running configuration is unchanged."""
+    apply(playbook, router, config())
+    before = Path(router["running"]).read_text()
+    options = {k: v for k, v in router.items() if k != "running"}
+    task = {
+        "routerha.cluster.vyatta_config": {
+            **options,
+            "config": config(authentication={**AUTH, "password": "N3wPass1"}),
+            "commit_at": "{{ lookup('ansible.builtin.pipe', 'date +%s') | int - 5 }}",
+        },
+        "register": "result",
+        "ignore_errors": True,
+    }
+    run = playbook([task], register=["result"])
+    result = run.results["result"]
+    assert result["failed"], run.output
+    assert result["msg"].startswith("vyatta_config: the scheduled commit: late by "), result["msg"]
+    assert "late by" in result["msg"] and "nothing was committed" in result["msg"]
+    late = float(result["msg"].split("late by ", 1)[1].split()[0])
+    assert 5 <= late < 30, result["msg"]
+    assert Path(router["running"]).read_text() == before

@@ -93,6 +93,35 @@ def test_a_scheduled_session_waits_for_its_moment(session, tmp_path):
     assert [words for _pid, words in calls(log)][1] == "set system host-name r1"
 
 
+def test_a_member_late_for_its_moment_fails_and_never_opens_a_session(session, tmp_path):
+    # Its worker started 3 s after the moment (too few forks): committing now
+    # would split the group for 3 s, so it must not commit at all.
+    wrapper, log = recorder(tmp_path)
+    script = session.session_script(str(wrapper), ["set system host-name r1"])
+    at = time.time() - 3
+    run = subprocess.run(
+        ["sh", "-s"], input=session.at_moment(script, at), capture_output=True, text=True,
+        check=False,
+    )  # fmt: skip
+    ok, step = session.outcome(run.stdout, run.stderr)
+    assert not ok and run.returncode == 1
+    late = float(step.split("late by ", 1)[1].split()[0])
+    assert 3 <= late < 5, step
+    assert f"{at:.3f}" in step and "not committed" in step
+    assert not log.exists()
+
+
+def test_a_member_a_moment_late_within_the_tolerance_still_commits(session, tmp_path):
+    wrapper, log = recorder(tmp_path)
+    script = session.session_script(str(wrapper), ["set system host-name r1"])
+    run = subprocess.run(
+        ["sh", "-s"], input=session.at_moment(script, time.time() - 0.1, tolerance=2),
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert session.outcome(run.stdout, run.stderr) == (True, "")
+    assert [words for _pid, words in calls(log)][1] == "set system host-name r1"
+
+
 def test_passwords_are_masked_consistently_within_one_masker(session):
     masker = session.Masker()
     lines = [
