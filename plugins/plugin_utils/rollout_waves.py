@@ -65,6 +65,7 @@ def rollout_summary(routers: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         parts += [f"FAILED {host}: {why}" for host, why in cluster["failed"].items()]
         if cluster["untouched"]:
             parts.append(f"untouched {', '.join(cluster['untouched'])}")
-        lines.append(f"{name}: {cluster['state']} - {'; '.join(parts)}")
+        cluster["line"] = f"{name}: {cluster['state']} - {'; '.join(parts)}"
+        lines.append(cluster["line"])
     failed = sorted(name for name, c in clusters.items() if c["state"] != "deployed")
     return {"clusters": clusters, "failed": failed, "lines": lines}

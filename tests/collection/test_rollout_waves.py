@@ -60,6 +60,7 @@ def test_a_failed_cluster_is_reported_with_its_reason_and_untouched_members(wave
     assert site_a["planned_masters"] == {"LAN": "a1"}
     assert site_b["state"] == "deployed" and site_b["deployed"] == ["b1", "b2"]
     assert summary["failed"] == ["site_a"]
+    assert site_b["line"] == "site_b: deployed - deployed b1, b2"
     assert summary["lines"] == [
         "site_a: failed - deployed none; FAILED a2: Write routerhad's configuration: eth9 missing; "
         "untouched a1",
