@@ -48,15 +48,19 @@ def fleet_health(
     A group is healthy when exactly one member is MASTER and every other member is
     BACKUP and sees that master's address (and, with ``planned``, the master is the
     planned one). A member whose routerhad does not answer is reported; the group
-    is judged by the members that do.
+    is judged by the members that do. ``unhealthy``: cluster -> its problems, so
+    a playbook can stop those clusters alone.
     """
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     problems: list[str] = []
+    unhealthy: dict[str, list[str]] = {}
     for host in sorted(statuses):
         status = statuses[host] or {}
         cluster = clusters.get(host, "")
         if "groups" not in status:
-            problems.append(f"{cluster}: {host}: no status ({status.get('error', 'no answer')})")
+            why = f"{host}: no status ({status.get('error', 'no answer')})"
+            problems.append(f"{cluster}: {why}")
+            unhealthy.setdefault(cluster, []).append(why)
             continue
         for group in status["groups"]:
             row = rows.setdefault(
@@ -102,8 +106,17 @@ def fleet_health(
         if want and row["master"] and row["master"] != want:
             row["problems"].append(f"master is {row['master']}, planned {want}")
         problems += [f"{row['cluster']}/{row['group']}: {p}" for p in row["problems"]]
+        if row["problems"]:
+            unhealthy.setdefault(row["cluster"], []).extend(
+                f"{row['group']}: {p}" for p in row["problems"]
+            )
     ordered = [rows[k] for k in sorted(rows)]
-    return {"groups": ordered, "problems": problems, "healthy": not problems}
+    return {
+        "groups": ordered,
+        "problems": problems,
+        "healthy": not problems,
+        "unhealthy": unhealthy,
+    }
 
 
 def fleet_table(health: Mapping[str, Any]) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -195,7 +196,7 @@ def test_the_drill_report(status):
     assert status.drill_lines(nobody) == ["p/LAN: r1 stopped; NO TAKEOVER"]
 
 
-def scripted_routers(tmp_path, replies):
+def scripted_routers(tmp_path, replies, clusters=None):
     """An inventory of local hosts, each with a ``routerhactl`` under its own
     platform_prefix that prints its next scripted status (the last one again once
     the script has run out) and counts how often it was asked."""
@@ -213,7 +214,10 @@ def scripted_routers(tmp_path, replies):
             f"[ -e reply-$asked.json ] && cat reply-$asked.json || cat reply-{len(statuses)}.json\n"
         )
         script.chmod(0o755)
-        hosts[host] = {"platform_prefix": prefix, "routerha_cluster": "pair"}
+        hosts[host] = {
+            "platform_prefix": prefix,
+            "routerha_cluster": (clusters or {}).get(host, "pair"),
+        }
     return local_inventory(tmp_path / "inventory.ini", hosts)
 
 
@@ -249,3 +253,39 @@ def test_a_lasting_disagreement_fails_after_the_last_round(playbook, tmp_path):
     assert run.rc != 0
     assert "pair/LAN: 2 masters (r1, r2); one expected" in run.output
     assert asked(tmp_path, "r1") == asked(tmp_path, "r2") == 3
+
+
+def test_an_unhealthy_cluster_fails_its_own_routers_only(playbook, tmp_path):
+    # pair has two masters; other is healthy: only pair's routers fail, and each
+    # router was read once per round (3 rounds for pair's disagreement).
+    other_master = {"groups": [group("LAN", "MASTER", "10.2.1.1", priority=200)]}
+    other_backup = {
+        "groups": [group("LAN", "BACKUP", "10.2.1.2", master="10.2.1.1", master_priority=200)]
+    }
+    replies = {"r1": [MASTER], "r2": [STALE_MASTER], "o1": [other_master], "o2": [other_backup]}
+    clusters = {"o1": "other", "o2": "other"}
+    inventory = scripted_routers(tmp_path, replies, clusters)
+    after = {"ansible.builtin.set_fact": {"went_on": True}}
+    run = playbook([HEALTH_CHECK, after], register=["went_on"], inventory=inventory, hosts="all")
+    assert run.rc != 0
+    assert re.search(r"fatal: \[r1\]: FAILED.*\n?.*pair: LAN: 2 masters", run.output), run.output
+    assert "fatal: [r2]" in run.output
+    assert "fatal: [o1]" not in run.output and "fatal: [o2]" not in run.output
+    assert run.results["went_on"] is True  # the dump ran on a router of the healthy cluster
+    assert [asked(tmp_path, host) for host in ("r1", "r2", "o1", "o2")] == [3, 3, 3, 3]
+
+
+def test_members_outside_the_play_are_read_through_the_controller(playbook, tmp_path):
+    # --limit r1: its peer r2 is still read (delegated), and the pair judged whole.
+    inventory = scripted_routers(tmp_path, {"r1": [MASTER], "r2": [BACKUP_OF_R1]})
+    check = {
+        **HEALTH_CHECK,
+        "vars": {"routerha_health_hosts": ["r1", "r2"], "routerha_health_timeout": 0},
+    }
+    run = playbook([check], register=["routerha_health"], inventory=inventory, hosts="r1")
+    assert run.rc == 0, run.output
+    health = run.results["routerha_health"]
+    assert health["healthy"], health["problems"]
+    assert set(health["groups"][0]["members"]) == {"r1", "r2"}
+    assert health["unhealthy"] == {}
+    assert asked(tmp_path, "r2") == 1

@@ -30,15 +30,23 @@ PLANNING = (
     "routerha.cluster.cluster_plan : Check that the members of every group agree (pair_check), once per cluster",
     "Find the changes that this router's group members must make together",
 )
-PER_ROUTER_CHECK = "Wait for the cluster to settle, then check it"
+#: The check after each wave (tasks/rollout_wave.yml, which the rollout includes).
+PER_ROUTER_CHECK = "Wait for them to settle, then check them"
 FINAL_CHECK = "Check the whole fleet"
 NATIVE = "routerha.cluster.deploy : Configure the platform's own VRRP and conntrack-sync"
 #: What each tag selects in the rollout, and what it must leave out.
 ROLLOUT = {
-    "install": ({PER_ROUTER_CHECK}, {FINAL_CHECK, NATIVE}),
-    "config": ({PER_ROUTER_CHECK, NATIVE}, {FINAL_CHECK}),
-    "conntrack": ({PER_ROUTER_CHECK, NATIVE}, {FINAL_CHECK}),
-    "verify": ({PER_ROUTER_CHECK, FINAL_CHECK}, {NATIVE}),
+    "install": ({PER_ROUTER_CHECK}, {FINAL_CHECK}),
+    "config": ({PER_ROUTER_CHECK}, {FINAL_CHECK}),
+    "conntrack": ({PER_ROUTER_CHECK}, {FINAL_CHECK}),
+    "verify": ({PER_ROUTER_CHECK, FINAL_CHECK}, set()),
+}
+#: The deploy role's own steps (tasks/main.yml; the rollout includes the role).
+DEPLOY_MAIN = {
+    "Know the platform": {"always"},
+    "Check that the forks start every router that commits at the agreed moment at once": {"always"},
+    "Deploy routerhad": {"always"},
+    NATIVE.removeprefix("routerha.cluster.deploy : "): {"config", "conntrack"},
 }
 #: The tag every task of a role carries.
 ROLES = {
@@ -60,15 +68,26 @@ DEPLOY_ROUTERHAD = {
 }
 PLAY_LINE = re.compile(r"^  play #\d+ \([^)]*\): (?P<play>.+?)\tTAGS: ")
 TASK_LINE = re.compile(r"^ {6}(?P<name>.+?)\tTAGS: \[(?P<tags>[^\]]*)\]$")
-#: The plays after the rollout's: each role imported (and the deploy role's routerhad steps).
+#: The plays after the rollout's: each role imported (and the deploy role's routerhad steps),
+#: and the rollout's wave (listed as part of the rollout).
 DEPLOY_PLAY = "deploy tasks/routerhad.yml"
+DEPLOY_MAIN_PLAY = "deploy tasks/main.yml"
+WAVE_PLAY = "rollout tasks/rollout_wave.yml"
 Listing = dict[tuple[str, str], set[str]]
 
 
-def _book(directory: Path) -> Path:
+def _book(directory: Path, collections_path: Path) -> Path:
     plays = ["- name: The rollout\n  ansible.builtin.import_playbook: routerha.cluster.rollout\n"]
+    wave = (
+        collections_path / "ansible_collections/routerha/cluster/playbooks/tasks/rollout_wave.yml"
+    )
+    plays.append(
+        f"- name: {WAVE_PLAY}\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        f"    - name: {WAVE_PLAY}\n      ansible.builtin.import_tasks: {wave}\n"
+    )
     imports = {role: f"name: routerha.cluster.{role}" for role in ROLES}
     imports[DEPLOY_PLAY] = "name: routerha.cluster.deploy\n        tasks_from: routerhad"
+    imports[DEPLOY_MAIN_PLAY] = "name: routerha.cluster.deploy"
     for play, spec in imports.items():
         plays.append(
             f"- name: {play}\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
@@ -85,7 +104,7 @@ def list_tasks(collections_path: Path, tmp_path_factory: pytest.TempPathFactory)
     [--tags tag]`` shows them for the rollout and the roles; ``list_tasks.tags``: what
     ``--list-tags`` shows."""
     directory = tmp_path_factory.mktemp("tags")
-    book = _book(directory)
+    book = _book(directory, collections_path)
     inventory = directory / "inventory.ini"
     inventory.write_text("localhost ansible_connection=local\n")
     found_tags: set[str] = set()
@@ -118,12 +137,13 @@ def list_tasks(collections_path: Path, tmp_path_factory: pytest.TempPathFactory)
 
 
 def rollout_tasks(listing: Listing) -> set[str]:
-    own = {*ROLES, DEPLOY_PLAY}
+    own = {*ROLES, DEPLOY_PLAY, DEPLOY_MAIN_PLAY}
     return {task for play, task in listing if play not in own}
 
 
 def role_tasks(listing: Listing, play: str) -> dict[str, set[str]]:
-    prefix = f"routerha.cluster.{'deploy' if play == DEPLOY_PLAY else play} : "
+    deploy = play in (DEPLOY_PLAY, DEPLOY_MAIN_PLAY)
+    prefix = f"routerha.cluster.{'deploy' if deploy else play} : "
     return {
         task.removeprefix(prefix): tags
         for (where, task), tags in listing.items()
@@ -163,3 +183,4 @@ def test_every_task_of_a_role_carries_its_tag(list_tasks):
 
 def test_the_deploy_roles_steps_carry_their_tags(list_tasks):
     assert role_tasks(list_tasks(), DEPLOY_PLAY) == DEPLOY_ROUTERHAD
+    assert role_tasks(list_tasks(), DEPLOY_MAIN_PLAY) == DEPLOY_MAIN
