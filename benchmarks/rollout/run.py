@@ -179,23 +179,31 @@ def measure(
 def containment(count: int, work: Path) -> dict[str, object]:
     """A rollout of ``count`` sites in which site 2's planned master dies."""
     topology, inventory = fleet(count, work / f"containment{count}")
-    victim = containers.load(topology).containers[sites.router_name(2, "r1")].name
+    victim = containers.load(topology).container_name(sites.router_name(2, "r1"))
     killed: list[float] = []
+    kills: list[subprocess.CompletedProcess[str]] = []
     started = time.monotonic()
 
-    def kill_once(line: str) -> None:
+    def kill(line: str) -> None:
+        # Off the thread that reads the playbook's output, which must not stall.
         if not killed and DEPLOYED.search(line):
             killed.append(time.monotonic() - started)
             threading.Thread(
-                target=subprocess.run,
-                args=(["podman", "kill", victim],),
-                kwargs={"capture_output": True},
+                target=lambda: kills.append(
+                    subprocess.run(
+                        ["podman", "kill", victim], capture_output=True, text=True, check=False
+                    )
+                )
             ).start()
 
     try:
-        run = playbook("rollout", inventory, topology.parent / "containment.log", on_line=kill_once)
+        run = playbook("rollout", inventory, topology.parent / "containment.log", on_line=kill)
     finally:
         containers.destroy(topology)
+    if not kills or kills[0].returncode != 0:
+        raise SystemExit(
+            f"containment: {victim} was not killed: {kills[0].stderr if kills else 'never'}"
+        )
     lost = {h for h in run.recap if h.startswith("s02-")}
     others_ok = all(
         not r["failed"] and not r["unreachable"] for h, r in run.recap.items() if h not in lost
@@ -208,6 +216,7 @@ def containment(count: int, work: Path) -> dict[str, object]:
         "failed_hosts": run.failed_hosts,
         "other_sites_completed": others_ok and len(run.recap) == 2 * count,
         "run_failed": run.rc != 0,
+        "site_failed": any(run.recap[h]["failed"] or run.recap[h]["unreachable"] for h in lost),
     }
 
 
@@ -267,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.rollout.run", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--sites", type=int, nargs="+", default=[1, 3, 6])
+    parser.add_argument("--sites", type=int, nargs="*", default=[1, 3, 6])
     parser.add_argument(
         "--containment", type=int, default=3, help="sites in the containment run (0: skip)"
     )
@@ -299,7 +308,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.with_suffix(".json").write_text(
         json.dumps({"sizes": results, "containment": contained}, indent=2) + "\n"
     )
-    return 0 if contained is None or contained["other_sites_completed"] else 1
+    contained_ok = contained is None or all(
+        contained[k] for k in ("other_sites_completed", "run_failed", "site_failed")
+    )
+    return 0 if contained_ok else 1
 
 
 if __name__ == "__main__":
