@@ -60,6 +60,19 @@ def local_inventory(path: Path, hosts: dict[str, dict[str, Any]], group: str | N
     return str(path)
 
 
+def playbook_env(collections_path: Path, tmp_path: Path) -> dict[str, str]:
+    """The environment of an ``ansible-playbook`` run on the collection under test,
+    its temporary files and Ansible's home kept in ``tmp_path``."""
+    return {
+        **os.environ,
+        "ANSIBLE_COLLECTIONS_PATH": str(collections_path),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"),
+        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+    }
+
+
 @pytest.fixture(scope="session")
 def collections_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("collections")
@@ -135,15 +148,7 @@ def playbook(collections_path: Path, tmp_path: Path):
         command = [str(ANSIBLE_PLAYBOOK), "-i", inventory, str(book), *extra_args]
         if check:
             command.append("--check")
-        environment = {
-            **os.environ,
-            "ANSIBLE_COLLECTIONS_PATH": str(collections_path),
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"),
-            "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
-            "ANSIBLE_RETRY_FILES_ENABLED": "0",
-            **(env or {}),
-        }
+        environment = {**playbook_env(collections_path, tmp_path), **(env or {})}
         proc = subprocess.run(
             command, capture_output=True, text=True, env=environment, timeout=600, check=False
         )

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import ANSIBLE_PLAYBOOK, ROOT, local_inventory
+from .conftest import ANSIBLE_PLAYBOOK, ROOT, local_inventory, playbook_env
 
 
 @pytest.fixture
@@ -88,20 +89,10 @@ def recap(output: str) -> dict[str, dict[str, int]]:
 
 
 def run_playbook(path: Path, inventory: str, collections_path: Path, tmp_path: Path, *args):
-    import os
-    import subprocess
-
-    env = {
-        **os.environ,
-        "ANSIBLE_COLLECTIONS_PATH": str(collections_path),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"),
-        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
-        "ANSIBLE_RETRY_FILES_ENABLED": "0",
-    }
     return subprocess.run(
         [str(ANSIBLE_PLAYBOOK), "-i", inventory, str(path), *args],
-        capture_output=True, text=True, env=env, timeout=600, check=False,
+        capture_output=True, text=True, env=playbook_env(collections_path, tmp_path),
+        timeout=600, check=False,
     )  # fmt: skip
 
 
@@ -126,16 +117,20 @@ def cluster_inventory(tmp_path: Path, **extra) -> str:
     return str(path)
 
 
+def rotate_auth(collections_path: Path, tmp_path: Path, forks: int):
+    """rotate_auth.yml on the two local sites of cluster_inventory with ``--forks``."""
+    return run_playbook(
+        ROOT / "playbooks" / "rotate_auth.yml", cluster_inventory(tmp_path), collections_path,
+        tmp_path, "--forks", str(forks),
+    )  # fmt: skip
+
+
 @pytest.mark.matrix
 def test_rotate_auth_refuses_too_few_forks_before_any_change(collections_path, tmp_path):
     """This machine's probe says Debian: routerhad routers. With --forks 1 the
     check play refuses, naming the fix, and no task changed anything; the
     rollover's task never ran."""
-    inventory = cluster_inventory(tmp_path)
-    run = run_playbook(
-        ROOT / "playbooks" / "rotate_auth.yml", inventory, collections_path, tmp_path,
-        "--forks", "1",
-    )  # fmt: skip
+    run = rotate_auth(collections_path, tmp_path, forks=1)
     output = run.stdout + run.stderr
     assert run.returncode != 0, output
     # The play's order is the sites' (a1 a2 b1 b2): the largest site.
@@ -150,11 +145,7 @@ def test_rotate_auth_refuses_too_few_forks_before_any_change(collections_path, t
 @pytest.mark.matrix
 def test_rotate_auth_with_enough_forks_passes_the_check(collections_path, tmp_path):
     # It then goes on and fails later (no routerhad here): the check itself passed.
-    inventory = cluster_inventory(tmp_path)
-    run = run_playbook(
-        ROOT / "playbooks" / "rotate_auth.yml", inventory, collections_path, tmp_path,
-        "--forks", "3",
-    )  # fmt: skip
+    run = rotate_auth(collections_path, tmp_path, forks=3)
     output = run.stdout + run.stderr
     assert "run with --forks" not in output, output
     assert "Change each group's authentication on all its members" in output
