@@ -29,6 +29,8 @@ import yaml
 #: Sites fit in the second octet range 101..254 and one management /24.
 MAX_SITES = 120
 ROUTERS = ("r1", "r2")
+#: The lab prefix and management subnet of a fleet, unless told otherwise.
+PREFIX, MANAGEMENT = "rhs", "172.31.247.0/24"
 
 
 def site_name(index: int) -> str:
@@ -113,9 +115,7 @@ def router_vars(index: int, host: int) -> dict[str, Any]:
     }
 
 
-def write(
-    sites: int, directory: Path, prefix: str = "rhs", management: str = "172.31.247.0/24"
-) -> Path:
+def write(sites: int, directory: Path, prefix: str = PREFIX, management: str = MANAGEMENT) -> Path:
     """Write ``directory``/topology.yml and ``directory``/inventory/; return the topology's path."""
     spec = topology(sites, prefix, management)
     directory.mkdir(parents=True, exist_ok=True)
@@ -154,8 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     make = commands.add_parser("write", help="write a fleet's topology and inventory")
     make.add_argument("sites", type=int)
     make.add_argument("directory", type=Path)
-    make.add_argument("--prefix", default="rhs")
-    make.add_argument("--management", default="172.31.247.0/24")
+    make.add_argument("--prefix", default=PREFIX)
+    make.add_argument("--management", default=MANAGEMENT)
     args = parser.parse_args(argv)
     try:
         path = write(args.sites, args.directory, args.prefix, args.management)
