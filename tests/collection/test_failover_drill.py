@@ -284,7 +284,7 @@ def test_a_cluster_that_does_not_take_over_is_restored_and_stops_the_drill(
     # site_a drilled, site_b's master stopped and started again, site_c untouched.
     assert [c[:2] for c in log(state)] == [
         ["stop", "routerhad"], ["start", "routerhad"], ["stop", "routerhad"], ["start", "routerhad"],
-    ]  # fmt: skip
+    ], output  # fmt: skip
     assert "the drill of site_b failed after stopping b1 (started again)" in output, output
     assert "the later batches were not drilled" in output
     assert "site_c/LAN" not in output
