@@ -270,7 +270,7 @@ class RouterhadPair(Pair):
 
     def status(self, host: str) -> list[dict[str, Any]] | None:
         """``routerhactl status --json`` (the same request on the control socket)."""
-        from routerha.daemon.control import request  # noqa: PLC0415 - the venv's routerha
+        from routerha.ctl.client import request  # noqa: PLC0415 - the venv's routerha
 
         try:
             return request(str(self.paths[host]["sock"]), "status", timeout=2.0)["groups"]

@@ -45,7 +45,7 @@ from typing import Any
 
 from lab.netlab import Capture, Keepalived, Lab, keepalived_instance, netns_available, poll
 from lab.probe import Probe
-from routerha.daemon.control import request
+from routerha.ctl.client import request
 from routerha.model import load_config
 from routerha.vrrp import ipv4
 from routerha.vrrp.send import Sender

@@ -54,8 +54,8 @@ from lab.sync_forge import (
     range_body,
     send_as_peer,
 )
+from routerha.ctl.client import request
 from routerha.ctsync.protocol import Kind
-from routerha.daemon.control import request
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "results.md"

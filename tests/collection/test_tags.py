@@ -47,12 +47,17 @@ DEPLOY_MAIN = {
     "Check that the forks start every router that commits at the agreed moment at once": {"always"},
     "Deploy routerhad": {"always"},
     NATIVE.removeprefix("routerha.cluster.deploy : "): {"config", "conntrack"},
+    "Tell whether this router's groups may have moved": {"always"},
 }
-#: The tag every task of a role carries.
+#: The tag every task of a role carries ("role:file" - a task file the role includes
+#: only when it has work to do, which --list-tasks does not show in the role).
 ROLES = {
     "routerhad_install": "install",
+    "routerhad_install:install": "install",
     "routerhad_config": "config",
     "conntrack_sync_host": "conntrack",
+    "conntrack_sync_host:sync": "conntrack",
+    "conntrack_sync_host:helpers": "conntrack",
     "platform": "always",
     "cluster_plan": "always",
 }
@@ -85,7 +90,11 @@ def _book(directory: Path, collections_path: Path) -> Path:
         f"- name: {WAVE_PLAY}\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
         f"    - name: {WAVE_PLAY}\n      ansible.builtin.import_tasks: {wave}\n"
     )
-    imports = {role: f"name: routerha.cluster.{role}" for role in ROLES}
+    imports = {
+        role: f"name: routerha.cluster.{role.partition(':')[0]}"
+        + (f"\n        tasks_from: {role.partition(':')[2]}" if ":" in role else "")
+        for role in ROLES
+    }
     imports[DEPLOY_PLAY] = "name: routerha.cluster.deploy\n        tasks_from: routerhad"
     imports[DEPLOY_MAIN_PLAY] = "name: routerha.cluster.deploy"
     for play, spec in imports.items():
@@ -143,7 +152,7 @@ def rollout_tasks(listing: Listing) -> set[str]:
 
 def role_tasks(listing: Listing, play: str) -> dict[str, set[str]]:
     deploy = play in (DEPLOY_PLAY, DEPLOY_MAIN_PLAY)
-    prefix = f"routerha.cluster.{'deploy' if deploy else play} : "
+    prefix = f"routerha.cluster.{'deploy' if deploy else play.partition(':')[0]} : "
     return {
         task.removeprefix(prefix): tags
         for (where, task), tags in listing.items()

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.netlab import Lab, LabProcess, poll
-from routerha.daemon.control import request
+from routerha.ctl.client import request
 from tests.daemon_lab.routerhad_lab import Fleet, Routerhad, group
 
 from .programs import ECHO_SERVER, SESSION_CLIENT

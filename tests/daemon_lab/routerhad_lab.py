@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol, TypeVar
 
 from lab.netlab import Keepalived, Lab, LabProcess, poll
-from routerha.daemon.control import request
+from routerha.ctl.client import request
 
 T = TypeVar("T")
 

@@ -8,8 +8,7 @@ import sys
 import time
 from typing import Any
 
-from routerha.daemon.control import request
-from routerha.daemon.main import DEFAULT_CONTROL
+from routerha.ctl.client import DEFAULT_CONTROL, request
 
 
 def _age(seconds: float) -> str:

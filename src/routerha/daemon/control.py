@@ -1,4 +1,5 @@
-"""The control socket: one JSON request per line, one JSON answer per line.
+"""The control socket, routerhad's side: one JSON request per line, one JSON answer
+per line (the client side, and where the socket lives: routerha.ctl.client).
 
 Requests: ``{"command": "status"}``, ``{"command": "reload"}``. The socket is mode
 0600 (status shows the topology, which is nobody else's business): it is bound
@@ -155,21 +156,3 @@ def bind(path: str) -> socket.socket:
 
 async def serve(path: str, server: ControlServer) -> asyncio.AbstractServer:
     return await asyncio.start_unix_server(server.client, sock=bind(path), limit=MAX_REQUEST)
-
-
-def request(path: str, command: str, timeout: float = 5.0, **arguments: Any) -> dict[str, Any]:
-    """Send one request (used by routerhactl); raises OSError if nobody answers."""
-
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        sock.connect(path)
-        sock.sendall(json.dumps({"command": command, **arguments}).encode() + b"\n")
-        chunks = []
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    if not chunks:
-        raise OSError("routerhad closed the connection without answering")
-    return json.loads(b"".join(chunks))

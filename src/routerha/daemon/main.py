@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from routerha import __version__
+from routerha.ctl.client import DEFAULT_CONTROL, RUN_DIR
 from routerha.errors import ConfigError, RouterhaError
 from routerha.model import Config, load_config
 
@@ -26,8 +27,6 @@ from .ahstate import DEFAULT_STATE_DIR
 from .pidfile import PidFile, PidFileError
 from .service import Service
 
-RUN_DIR = "/run/routerha"
-DEFAULT_CONTROL = f"{RUN_DIR}/routerhad.sock"
 DEFAULT_PIDFILE = f"{RUN_DIR}/routerhad.pid"
 #: Below the kernel's own threads (50) and above every ordinary process.
 REALTIME_PRIORITY = 10
