@@ -1264,6 +1264,28 @@ def exec(
 # The inventory --------------------------------------------------------------------
 
 
+def cpu_seconds(topology: str | Path | Topology) -> float:
+    """The CPU time the topology's containers have used so far, in seconds, from their
+    cgroups (cgroup v1's cpuacct where the machine mounts it, else cgroup v2): what a
+    benchmark subtracts to tell the routers' share of a run from the controller's."""
+    topo = load(topology)
+    names = [topo.container_name(name) for name in topo.containers]
+    done = podman("inspect", "--format", "{{.State.CgroupPath}}", *names, check=False)
+    total = 0.0
+    for path in done.stdout.split():
+        v1 = Path("/sys/fs/cgroup/cpuacct") / path.lstrip("/") / "cpuacct.usage"
+        if v1.is_file():
+            total += int(v1.read_text()) / 1e9
+            continue
+        for root in (Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup")):
+            stat = root / path.lstrip("/") / "cpu.stat"
+            if stat.is_file():
+                fields = dict(line.split() for line in stat.read_text().splitlines())
+                total += int(fields["usage_usec"]) / 1e6
+                break
+    return total
+
+
 def _host_keys(topo: Topology) -> str:
     """known_hosts lines for the topology's containers: the keys each made at its first
     boot, read from inside it (nsenter), never from the network."""

@@ -72,12 +72,14 @@ DEPLOYED = re.compile(r"^changed: \[")
 
 @dataclass
 class Run:
-    """One ansible-playbook run: its wall and controller CPU time and its recap."""
+    """One ansible-playbook run: its wall time, the controller's CPU time, the routers'
+    CPU time (their containers') and its recap."""
 
     playbook: str
     wall_s: float
     cpu_s: float
     rc: int
+    routers_cpu_s: float = 0.0
     recap: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
@@ -101,13 +103,16 @@ def playbook(
     *extra: str,
     collections: Path | None = None,
     on_line: object = None,
+    topology: Path | None = None,
 ) -> Run:
     """Run ``routerha.cluster.<name>`` on ``inventory``; stdout+stderr go to ``log``.
     ``collections``: where to find routerha.cluster instead of this checkout.
-    ``on_line`` (a callable) sees every output line as it comes."""
+    ``on_line`` (a callable) sees every output line as it comes. ``topology``: the
+    lab whose containers' CPU time is the routers' share of the run."""
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_DEPRECATION_WARNINGS": "False"}
     if collections is not None:
         env["ANSIBLE_COLLECTIONS_PATH"] = str(collections)
+    routers = containers.cpu_seconds(topology) if topology else 0.0
     cpu, started = children_cpu(), time.monotonic()
     lines: list[str] = []
     with subprocess.Popen(
@@ -121,13 +126,15 @@ def playbook(
                 on_line(line)
         rc = proc.wait()
     wall, used = time.monotonic() - started, children_cpu() - cpu
+    if topology:
+        routers = containers.cpu_seconds(topology) - routers
     out = "".join(lines)
     log.write_text(out)
     recap = {
         m["host"]: {k: int(m[k]) for k in ("ok", "changed", "unreachable", "failed")}
         for m in RECAP.finditer(out)
     }
-    return Run(name, round(wall, 1), round(used, 1), rc, recap)
+    return Run(name, round(wall, 1), round(used, 1), rc, round(routers, 1), recap)
 
 
 def fleet(count: int, work: Path) -> tuple[Path, Path]:
@@ -148,15 +155,12 @@ def measure(
     topology, inventory = fleet(count, work / f"sites{count}-{code}")
     logs = topology.parent
     try:
-        runs = [playbook("rollout", inventory, logs / "rollout.log", collections=collections)]
-        runs.append(playbook("rollout", inventory, logs / "rerun.log", collections=collections))
-        runs.append(playbook("status", inventory, logs / "status.log", collections=collections))
+        where = {"collections": collections, "topology": topology}
+        runs = [playbook("rollout", inventory, logs / "rollout.log", **where)]
+        runs.append(playbook("rollout", inventory, logs / "rerun.log", **where))
+        runs.append(playbook("status", inventory, logs / "status.log", **where))
         extra = ["-e", f"drill_batch={drill_batch}"] if drill_batch else []
-        runs.append(
-            playbook(
-                "failover_drill", inventory, logs / "drill.log", *extra, collections=collections
-            )
-        )
+        runs.append(playbook("failover_drill", inventory, logs / "drill.log", *extra, **where))
     finally:
         containers.destroy(topology)
     for run, what in zip(runs, ("rollout", "rerun", "status", "drill")):
@@ -227,7 +231,8 @@ def report(results: list[dict[str, object]], contained: dict[str, object] | None
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
         f"{os.cpu_count()} CPUs; `python -m benchmarks.rollout.run`",
         "",
-        "Wall time / controller CPU time, seconds (a pair per site, one VRRP group with conntrack sync, forks 20):",
+        "Wall time / controller CPU time / the routers' CPU time, seconds (a pair per site, one VRRP group with "
+        "conntrack sync, forks 20):",
         "",
         "| sites (routers) | code | rollout | rerun (changed) | status | drill |",
         "|---|---|---|---|---|---|",
@@ -237,7 +242,8 @@ def report(results: list[dict[str, object]], contained: dict[str, object] | None
         assert isinstance(runs, dict)
 
         def cell(what: str, runs: dict = runs) -> str:
-            return f"{runs[what]['wall_s']:.0f} / {runs[what]['cpu_s']:.0f}"
+            run = runs[what]
+            return f"{run['wall_s']:.0f} / {run['cpu_s']:.0f} / {run.get('routers_cpu_s', 0):.0f}"
 
         changed = sum(h["changed"] for h in runs["rerun"]["recap"].values())
         lines.append(

@@ -662,13 +662,14 @@ class Service:
                 log.error("netlink: %s", error)
             finally:
                 self.pending -= 1
+                self.ordered.task_done()
 
     def _fire(self, runtime: GroupRuntime, timer: Timer, at: float) -> None:
-        early = at - self.loop.time()
-        if early > 0:
-            time.sleep(early)
+        # asyncio may run a timer up to its clock resolution early: the machine is
+        # told the time is the deadline then, never a moment before it (and the loop
+        # is never put to sleep to wait for it).
         runtime.handles.pop(timer, None)
-        self._feed(runtime, TimerExpired(timer), self.loop.time())
+        self._feed(runtime, TimerExpired(timer), max(at, self.loop.time()))
 
     def _cancel(self, runtime: GroupRuntime, timer: Timer) -> None:
         handle = runtime.handles.pop(timer, None)
@@ -701,8 +702,7 @@ class Service:
 
     async def _drain(self) -> None:
         """Wait until the worker has carried out everything queued so far."""
-        while self.pending:
-            await asyncio.sleep(0.001)
+        await self.ordered.join()
 
     async def stop(self) -> None:
         """Priority-0 adverts from every master, addresses removed, sockets closed."""
