@@ -542,3 +542,48 @@ def test_requests_in_another_session_do_not_reset_what_the_receiver_expects(rng)
         answer = receiver.receive(action.datagram, 0.1)
         assert not any(isinstance(a, PeerRestarted) for a in answer)
     assert (receiver.expected, receiver.peer_session) == (expected, session)
+
+
+class LosesARun(Link):
+    """A link that loses a's DATA messages number ``first`` to ``last`` (counted from 0),
+    and an ``a`` that answers every request for a bulk sync with ``table``; records the
+    size of b's external cache each time b reports a bulk sync complete."""
+
+    def __init__(self, first, last, table, **options):
+        super().__init__(**options)
+        self.lose = range(first, last + 1)
+        self.data_sent = 0
+        self.table = table
+        self.complete_with = []
+
+    def handle(self, name, actions):
+        from routerha.ctsync.protocol import Kind, parse
+
+        kept = []
+        for action in actions:
+            if name == "a" and isinstance(action, Send) and parse(action.datagram)[0] is Kind.DATA:
+                self.data_sent += 1
+                if self.data_sent - 1 in self.lose:
+                    continue
+            if name == "b" and isinstance(action, BulkReceived):
+                self.complete_with.append(len(self.external["b"]))
+            kept.append(action)
+        super().handle(name, kept)
+        if name == "a" and any(isinstance(a, ResyncRequested) for a in actions):
+            super().handle("a", self.ends["a"].bulk(self.table, self.now))
+
+
+def test_a_bulk_sync_that_lost_more_than_max_gap_is_not_taken_for_complete():
+    # Too much of the bulk is lost to NACK it piece by piece: the receiver gives the
+    # gap up and asks for a new bulk sync. The end of the bulk it lost part of must
+    # not count as complete (a restarted router would take over with entries
+    # missing); the bulk sync asked for completes it.
+    entries = table(5000)
+    link = LosesARun(20, 60, entries, max_gap=16, seed=3)
+    link.handle("b", link.ends["b"].start(0.0))
+    link.run(link.now + 30)
+    assert link.complete_with, "no bulk sync was ever reported complete"
+    assert link.complete_with == [5000] * len(link.complete_with)
+    assert len(link.external["b"]) == 5000
+    assert link.ends["b"].stats["resync_requests"] >= 2
+    assert link.ends["b"].stats["bulks_incomplete"] >= 1

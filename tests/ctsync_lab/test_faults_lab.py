@@ -327,12 +327,14 @@ def test_b_a_router_killed_mid_bulk_sync_converges_and_preempts_only_after_its_b
     took = wait_converged(pair, "r1", "r2", timeout=20)
     measure(f"after the failback r2's external cache converged in {took:.2f} s")
     if short > 0:
-        # Known, not fixed yet (see docs/conntrack-sync.md, "Faults"; about half the
-        # runs on a 2-CPU machine): after gaps in r2's bulk sync that r1 answered with
-        # NACKs and a resync request, r1 took the bulk's end for its completion with
-        # entries still missing (130 of 4,020 in every such run seen), and preempted on
-        # an incomplete cache. Everything above still holds: the order, the sessions,
-        # the convergence after the failback.
+        # Seen before the protocol stopped counting the end of a bulk sync it had
+        # given a gap of up for (bulks_incomplete; tests/ctsync/test_protocol.py pins
+        # that path): in about half the runs on a 2-CPU machine under load, r1 took
+        # the bulk's end for its completion with entries still missing (130 of 4,020
+        # each time) and preempted on an incomplete cache. Whether that was the path
+        # now closed is not proven (the lab run did not show it again, with the fix or
+        # without, on a quiet machine): should it come back, it is reported with the
+        # counters, after everything above (the order, the sessions, the convergence).
         pytest.xfail(
             f"bulk sync taken as complete with {short} of {total} entries missing: "
             f"{watcher.bulk_stats['protocol']}"

@@ -29,7 +29,9 @@ entry matters, which makes recovery simple:
   RESYNC asks the peer for its whole internal cache (a bulk sync), which it
   sends as ordinary DATA ending in a BULK_END record, delivered as reliably as
   the entries: the receiver reports the bulk complete once nothing before that
-  record is missing.
+  record is missing. A gap too wide to NACK, given up for a new bulk sync, makes
+  the end of the bulk under way complete nothing: only a bulk whose every message
+  arrived (or was resent) completes.
 - Flow control: at most ``window`` DATA messages are unacknowledged at a time;
   the rest waits in the pending queue (latest state per entry) until ACKs open
   the window. A bulk sync of a large table therefore paces itself to the
@@ -298,6 +300,12 @@ class SyncProtocol:
         self.missing: set[int] = set()
         self.nack_at: float | None = None
         self.bulk_ending = False
+        #: A gap was given up (too much lost to NACK, a new bulk sync asked for) before
+        #: the end of the bulk sync under way arrived: that end, the next BULK_END,
+        #: closes a bulk with entries missing and completes nothing. (If it was itself
+        #: lost, the bulk asked for ends unheeded too, and the request's retry brings
+        #: another: a delay, never a cache taken for whole that is not.)
+        self.bulk_lost = False
         self.acked_upto: int | None = None
         #: The sequence number of the message each entry's current state came in:
         #: a late or duplicated older message must not bring an older state back.
@@ -310,6 +318,7 @@ class SyncProtocol:
             "nacks_received": 0, "gaps": 0, "malformed": 0, "bulk_sent": 0, "acks_received": 0,
             "stale": 0, "resync_requests": 0, "resyncs_received": 0, "resyncs_merged": 0,
             "queries_sent": 0, "queries_received": 0, "destroys_contradicted": 0,
+            "bulks_incomplete": 0,
         }  # fmt: skip
         #: What was refused, by reason (records the caller did not admit, NACKs for
         #: what was never sent, resends over the budget, ...).
@@ -509,6 +518,7 @@ class SyncProtocol:
             self.unacked_received = 0
             self.first_unacked_at = None
             self.bulk_ending = False
+            self.bulk_lost = False
             if restarted or kind is Kind.HELLO:
                 actions.append(PeerRestarted())
         return actions + self._dispatch(kind, seq, body, parsed, now)
@@ -545,7 +555,11 @@ class SyncProtocol:
         queried: list[bytes] = []
         for op, key, state in parsed:
             if op is Op.BULK_END:
-                self.bulk_ending = True  # complete once nothing before it is missing
+                if self.bulk_lost:
+                    self.bulk_lost = False
+                    self.stats["bulks_incomplete"] += 1
+                else:
+                    self.bulk_ending = True  # complete once nothing before it is missing
                 continue
             refused = self.admit(op, key, state) if self.admit is not None else None
             if refused is not None:
@@ -651,8 +665,11 @@ class SyncProtocol:
         self.expected = following
         self.stats["gaps"] += 1
         if gap > self.max_gap or len(self.missing) + gap > self.max_gap:
-            # Too much lost to ask for piece by piece: ask for everything instead.
+            # Too much lost to ask for piece by piece: ask for everything instead. The
+            # bulk sync under way (if any) is not whole: its end completes nothing.
             self.missing.clear()
+            self.bulk_lost = not self.bulk_ending
+            self.bulk_ending = False
             return self.request_resync(now)
         self.missing.update(_seq_range(first, last))
         return [self._nack(first, last, now)]
