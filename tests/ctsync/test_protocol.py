@@ -587,3 +587,30 @@ def test_a_bulk_sync_that_lost_more_than_max_gap_is_not_taken_for_complete():
     assert len(link.external["b"]) == 5000
     assert link.ends["b"].stats["resync_requests"] >= 2
     assert link.ends["b"].stats["bulks_incomplete"] >= 1
+
+
+def test_a_bulk_end_spliced_in_after_a_gap_was_given_up_completes_nothing(rng):
+    # A sender (the peer, or whoever holds its session) that answers the receiver's
+    # give-up with a bare BULK_END at once, in the next sequence number: the receiver
+    # must not take its cache for whole; only a bulk sync sent after it completes.
+    from routerha.ctsync.protocol import BULK_END_KEY, HEADER, MAGIC, RECORD, VERSION, Kind
+
+    session = rng.getrandbits(32)
+    receiver = protocol(rng, max_gap=4)
+
+    def data(seq, records):
+        body = b"".join(RECORD.pack(op, len(k), len(v)) + k + v for op, k, v in records)
+        return HEADER.pack(MAGIC, VERSION, Kind.DATA, session, seq % SEQ_MOD, len(body)) + body
+
+    receiver.receive(data(session, [(Op.UPDATE, b"k0", b"v")]), 0.0)
+    # Ten messages never came: too many to NACK, a new bulk sync is asked for.
+    asked = receiver.receive(data(session + 11, [(Op.UPDATE, b"k11", b"v")]), 0.1)
+    assert any(isinstance(a, Send) for a in asked) and receiver.resync_at is not None
+    spliced = receiver.receive(data(session + 12, [(Op.BULK_END, BULK_END_KEY, b"")]), 0.2)
+    assert not any(isinstance(a, BulkReceived) for a in spliced)
+    assert receiver.stats["bulks_incomplete"] == 1 and receiver.resync_at is not None
+    # The bulk sync asked for: its end, with nothing missing before it, completes.
+    done = receiver.receive(
+        data(session + 13, [(Op.UPDATE, b"k0", b"w"), (Op.BULK_END, BULK_END_KEY, b"")]), 0.3
+    )
+    assert any(isinstance(a, BulkReceived) for a in done) and receiver.resync_at is None

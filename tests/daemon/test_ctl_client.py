@@ -22,8 +22,9 @@ def test_routerhactl_imports_neither_the_daemon_nor_pyroute2():
     assert done.stdout.strip() == "[]"
 
 
-def serve_once(path: str, answer: dict) -> threading.Thread:
-    """A control socket that answers one request with ``answer`` and keeps what it got."""
+def serve_once(path: str, answer: dict) -> tuple[threading.Thread, list[dict]]:
+    """A control socket that answers one request with ``answer``: its thread, and the
+    requests it got."""
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
     server.listen(1)
@@ -36,15 +37,14 @@ def serve_once(path: str, answer: dict) -> threading.Thread:
             connection.sendall(json.dumps(answer).encode() + b"\n")
 
     thread = threading.Thread(target=run, daemon=True)
-    thread.got = got  # type: ignore[attr-defined]
     thread.start()
-    return thread
+    return thread, got
 
 
 def test_status_json_is_what_the_socket_answered(tmp_path):
     path = str(tmp_path / "routerhad.sock")
     answer = {"groups": [], "sync_groups": []}
-    server = serve_once(path, answer)
+    server, got = serve_once(path, answer)
     done = subprocess.run(
         [sys.executable, "-m", "routerha.ctl.main", "--control", path, "status", "--json"],
         capture_output=True, text=True, check=False, timeout=30,
@@ -52,7 +52,7 @@ def test_status_json_is_what_the_socket_answered(tmp_path):
     server.join(10)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == answer
-    assert server.got == [{"command": "status"}]  # type: ignore[attr-defined]
+    assert got == [{"command": "status"}]
 
 
 def test_nobody_listening_is_an_error_that_names_the_socket(tmp_path):
