@@ -51,7 +51,7 @@ def start_router(lab: Lab, host: str, priority: int) -> LabProcess:
         host,
         sys.executable,
         "-m",
-        "routerha.daemon.main",
+        "routerha.daemon",
         "--config",
         str(path),
         "--control",

@@ -251,7 +251,7 @@ class RouterhadPair(Pair):
         self.processes[host] = self.lab.popen(
             host,
             sys.executable,
-            "-m", "routerha.daemon.main",
+            "-m", "routerha.daemon",
             "--config", str(paths["conf"]),
             "--control", str(paths["sock"]),
             "--pidfile", str(paths["pid"]),

@@ -88,7 +88,7 @@ class RouterhadPair:
             self.socks[host] = base.with_suffix(".sock")
             self.lab.popen(
                 host,
-                sys.executable, "-m", "routerha.daemon.main",
+                sys.executable, "-m", "routerha.daemon",
                 "--config", str(conf),
                 "--control", str(self.socks[host]),
                 "--pidfile", str(base.with_suffix(".pid")),

@@ -125,7 +125,7 @@ class Routerhad:
             self.socks[host] = self.lab.dir / f"{self.label}-{host}.sock"
             self.processes.append(
                 self.lab.popen(
-                    host, sys.executable, "-m", "routerha.daemon.main", "--config", str(path),
+                    host, sys.executable, "-m", "routerha.daemon", "--config", str(path),
                     "--control", str(self.socks[host]),
                     "--pidfile", str(self.lab.dir / f"{self.label}-{host}.pid"),
                     log_name=f"{self.label}-{host}.log", env=self.env,

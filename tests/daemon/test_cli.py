@@ -9,7 +9,7 @@ import sys
 
 def routerhad(*args):
     return subprocess.run(
-        [sys.executable, "-m", "routerha.daemon.main", *args],
+        [sys.executable, "-m", "routerha.daemon", *args],
         check=False,
         capture_output=True,
         text=True,

@@ -26,7 +26,7 @@ AH_GROUP = {**GROUP, "version": 2, "authentication": {"type": "ah", "password": 
 
 def routerhad(*args):
     return subprocess.run(
-        [sys.executable, "-m", "routerha.daemon.main", *args],
+        [sys.executable, "-m", "routerha.daemon", *args],
         check=False,
         capture_output=True,
         text=True,

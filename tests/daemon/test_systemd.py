@@ -35,7 +35,7 @@ def test_ready_notification_then_clean_stop_removes_what_it_made(lab, tmp_path):
         f"NOTIFY_SOCKET={tmp_path / 'notify'}",
         sys.executable,
         "-m",
-        "routerha.daemon.main",
+        "routerha.daemon",
         "--config",
         str(config),
         "--control",

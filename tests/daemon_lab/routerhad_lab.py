@@ -29,7 +29,7 @@ from routerha.ctl.client import request
 
 T = TypeVar("T")
 
-DAEMON = (sys.executable, "-m", "routerha.daemon.main")
+DAEMON = (sys.executable, "-m", "routerha.daemon")
 CTL = (sys.executable, "-m", "routerha.ctl.main")
 GROUP = "LAN"
 

@@ -85,6 +85,7 @@ from pyroute2.netlink.nfnetlink.nfctsocket import (
     IP_CT_TCP_FLAG_WINDOW_SCALE,
 )
 
+from routerha import nlmsg
 from routerha.ctsync.entry import (
     IPPROTO_DCCP,
     IPPROTO_ICMP,
@@ -673,7 +674,7 @@ class _RequestSocket(CtSocket):
             return
         if len(data) < 16:
             return
-        seq = _HEADER.unpack_from(data)[3]
+        seq = nlmsg.HEADER.unpack_from(data)[3]
         handler = self.handlers.get(seq)
         if handler is not None:
             handler(data)
@@ -729,7 +730,7 @@ class _EventSocket(CtSocket):
         self.wakeup.set()
 
     def _unwanted(self, data: bytes) -> bool:
-        _length, mtype, _flags, _seq, portid = _HEADER.unpack_from(data)
+        _length, mtype, _flags, _seq, portid = nlmsg.HEADER.unpack_from(data)
         return portid in self.own or (mtype >> 8 == _SUBSYS_EXP and not self.expectations)
 
     def fail(self, reason: str) -> None:
@@ -801,10 +802,6 @@ def attach_filter(sock: socket.socket, program: bytes) -> None:
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
 
 
-#: struct nlmsghdr: length, type, flags, sequence number, port id.
-_HEADER = struct.Struct("=IHHII")
-#: struct nlmsgerr, after the header: the negative errno (0: an acknowledgement).
-_NLMSGERR = struct.Struct("=i")
 _SUBSYS_EXP = EXP_NEW >> 8
 
 
@@ -1455,16 +1452,16 @@ class _Flight:
 
     def answered(self, data: bytes) -> None:
         offset = 0
-        while offset + _HEADER.size <= len(data):
-            length, mtype, _flags, seq, _portid = _HEADER.unpack_from(data, offset)
-            if mtype == NLMSG_ERROR and offset + _HEADER.size + 4 <= len(data):
-                (error,) = _NLMSGERR.unpack_from(data, offset + _HEADER.size)
+        while offset + nlmsg.HEADER.size <= len(data):
+            length, mtype, _flags, seq, _portid = nlmsg.HEADER.unpack_from(data, offset)
+            if mtype == NLMSG_ERROR and offset + nlmsg.HEADER.size + 4 <= len(data):
+                (error,) = nlmsg.ERRNO.unpack_from(data, offset + nlmsg.HEADER.size)
                 if error:
                     self.errors[seq] = -error
             chunk = self.chunks.pop(seq, None)
             if chunk is not None:  # the last of a send(): all of it is answered
                 self._settle(*chunk)
-            if length < _HEADER.size:
+            if length < nlmsg.HEADER.size:
                 break
             offset += (length + 3) & ~3
         self.changed.set()

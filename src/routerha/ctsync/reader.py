@@ -26,12 +26,11 @@ from typing import Any, Callable
 
 from pyroute2.netlink import NLMSG_DONE, NLMSG_ERROR, nla, nla_base, nlmsg_base
 
-_HEADER = struct.Struct("=IHHII")  # length, type, flags, sequence, port id
+from routerha import nlmsg
+
 _NFGENMSG_SIZE = 4
-_NLA = struct.Struct("=HH")  # length, type
-_ERRNO = struct.Struct("=i")
-#: The NLA type's flag bits (NLA_F_NESTED, NLA_F_NET_BYTEORDER).
-_TYPE_MASK = 0x3FFF
+_NLA = nlmsg.ATTR
+_TYPE_MASK = nlmsg.NLA_TYPE_MASK
 
 
 @dataclass(frozen=True)
@@ -187,15 +186,19 @@ class Reader:
 
     def messages(self, data: bytes) -> Iterator[Message]:
         offset = 0
-        while offset + _HEADER.size <= len(data):
-            length, mtype, flags, seq, pid = _HEADER.unpack_from(data, offset)
-            if length < _HEADER.size or offset + length > len(data):
+        while offset + nlmsg.HEADER.size <= len(data):
+            length, mtype, flags, seq, pid = nlmsg.HEADER.unpack_from(data, offset)
+            if length < nlmsg.HEADER.size or offset + length > len(data):
                 return  # truncated: the rest of the datagram is unusable
-            body = offset + _HEADER.size
+            body = offset + nlmsg.HEADER.size
             error = None
             attrs = None
             if mtype == NLMSG_ERROR:
-                error = -_ERRNO.unpack_from(data, body)[0] if length >= _HEADER.size + 4 else 0
+                error = (
+                    -nlmsg.ERRNO.unpack_from(data, body)[0]
+                    if length >= nlmsg.HEADER.size + 4
+                    else 0
+                )
             elif mtype != NLMSG_DONE:
                 schema = self.schemas.get(mtype)
                 if schema is not None:

@@ -237,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for handler in logging.getLogger().handlers:
         logthrottle.install(handler)
-    # pyroute2 logs every netlink message at debug level: keep it to its warnings.
+    # pyroute2 (the conntrack sync's netlink) logs every message at debug level:
+    # keep it to its warnings.
     logging.getLogger("pyroute2").setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         config = read_config(args.config)
@@ -263,7 +264,3 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         pidfile.remove()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

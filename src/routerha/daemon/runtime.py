@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import socket
 import time
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ class GroupRuntime:
     sync_group: str | None
     scripts: ScriptQueue = field(default_factory=ScriptQueue)
     check: CheckRunner | None = None
+    #: The machine's armed timers: when each expires, and the loop timer that wakes
+    #: for it (which may wake earlier, see Service._schedule).
+    deadlines: dict[Timer, float] = field(default_factory=dict)
     handles: dict[Timer, asyncio.TimerHandle] = field(default_factory=dict)
     counters: collections.Counter = field(default_factory=collections.Counter)
     drops: collections.Counter = field(default_factory=collections.Counter)
@@ -42,11 +46,15 @@ class GroupRuntime:
     #: The macvlan this runtime created (removed when the group stops).
     own_vmac: bool = False
 
-    @property
-    def destinations(self) -> list[IPAddress]:
+    @functools.cached_property
+    def destinations(self) -> tuple[tuple[IPAddress, str], ...]:
+        """(address, its text for sendto) of every destination of the adverts:
+        the unicast peers, or the VRRP multicast group. Only a reload that makes a
+        new runtime changes them."""
         if self.group.peer_address:
-            return list(self.group.peer_address)
-        return [MCAST_V6 if self.group.ipv6 else MCAST_V4]
+            return tuple((a, str(a)) for a in self.group.peer_address)
+        multicast = MCAST_V6 if self.group.ipv6 else MCAST_V4
+        return ((multicast, str(multicast)),)
 
     def status(self) -> dict[str, Any]:
         group, machine = self.group, self.machine

@@ -21,9 +21,8 @@ import logging
 import socket
 import time
 from collections.abc import Awaitable
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from routerha.ctsync.kernel import ConntrackTable
 from routerha.errors import RouterhaError
 from routerha.ip import IPAddress, IPInterface
 from routerha.model.vrrp import Config, VrrpGroup
@@ -57,12 +56,14 @@ from . import sockets, tracking
 from .ahstate import DEFAULT_STATE_DIR, AhStateKeeper, state_key, uses_ah
 from .announce import Announcer
 from .checks import CheckRunner
-from .conntrack import ConntrackSyncService, SyncLink
 from .netlink import AddressSocket, Link, Netlink
 from .ports import Port
 from .runtime import GroupRuntime
 from .scripts import ScriptQueue
 from .vmac import VmacManager
+
+if TYPE_CHECKING:
+    from .conntrack import ConntrackSyncService
 
 log = logging.getLogger("routerhad")
 
@@ -211,6 +212,12 @@ class Service:
         sync = config.conntrack_sync
         if sync is None:
             return
+        # Imported here: the conntrack sync and its netlink library stay out of the
+        # memory of a router that runs VRRP only.
+        from routerha.ctsync.kernel import ConntrackTable  # noqa: PLC0415
+
+        from .conntrack import ConntrackSyncService, SyncLink  # noqa: PLC0415
+
         await self._lookup(sync.interface, required=True)
         link = self.links[sync.interface]
         local = sync.listen_address or await self.netlink.primary_address(link.index, False, set())
@@ -508,12 +515,7 @@ class Service:
             else:
                 self._send(runtime, action.priority)
         elif isinstance(action, ScheduleTimer):
-            self._cancel(runtime, action.timer)
-            # The selector wakes up to 1 ms late (epoll counts milliseconds): wake
-            # early and sleep the rest, so 10 ms timers keep their time.
-            runtime.handles[action.timer] = self.loop.call_at(
-                action.at - TIMER_SLACK, self._fire, runtime, action.timer, action.at
-            )
+            self._schedule(runtime, action.timer, action.at)
         elif isinstance(action, CancelTimer):
             self._cancel(runtime, action.timer)
         elif isinstance(action, (AddAddresses, RemoveAddresses)):
@@ -586,7 +588,7 @@ class Service:
     def _send(self, runtime: GroupRuntime, priority: int) -> None:
         group = runtime.group
         unicast = bool(group.peer_address)
-        for dst in runtime.destinations:
+        for dst, dst_text in runtime.destinations:
             try:
                 if group.ipv6:
                     message = runtime.sender.message(priority, dst)
@@ -594,12 +596,12 @@ class Service:
                         runtime.send_socket,
                         message,
                         runtime.sender.source,
-                        dst,
+                        dst_text,
                         runtime.tx_link.index,
                     )
                 else:
                     datagram = runtime.sender.ipv4_datagram(priority, dst, unicast=unicast)
-                    runtime.send_socket.sendto(datagram, (str(dst), 0))
+                    runtime.send_socket.sendto(datagram, (dst_text, 0))
             except OSError as error:
                 if error.errno not in (
                     errno.ENETDOWN,
@@ -664,14 +666,43 @@ class Service:
                 self.pending -= 1
                 self.ordered.task_done()
 
-    def _fire(self, runtime: GroupRuntime, timer: Timer, at: float) -> None:
+    def _schedule(self, runtime: GroupRuntime, timer: Timer, at: float) -> None:
+        """Arm ``timer`` for ``at``.
+
+        A backup's Master_Down_Timer is moved later by every advert, hundreds of
+        times a second with many groups. Only its deadline is written down then: the
+        loop's timer already armed wakes first and arms itself again for the new
+        deadline (``_fire``), so one loop timer serves several adverts.
+        """
+        runtime.deadlines[timer] = at
+        # The selector wakes up to 1 ms late (epoll counts milliseconds): wake early,
+        # so that 10 ms timers keep their time.
+        wake = at - TIMER_SLACK
+        handle = runtime.handles.get(timer)
+        if handle is not None:
+            if handle.when() <= wake:
+                return
+            handle.cancel()
+        runtime.handles[timer] = self.loop.call_at(wake, self._fire, runtime, timer)
+
+    def _fire(self, runtime: GroupRuntime, timer: Timer) -> None:
+        runtime.handles.pop(timer, None)
+        at = runtime.deadlines.get(timer)
+        if at is None:
+            return
+        now = self.loop.time()
+        if at - TIMER_SLACK > now:
+            # Moved later since this loop timer was armed.
+            runtime.handles[timer] = self.loop.call_at(at - TIMER_SLACK, self._fire, runtime, timer)
+            return
+        del runtime.deadlines[timer]
         # asyncio may run a timer up to its clock resolution early: the machine is
         # told the time is the deadline then, never a moment before it (and the loop
         # is never put to sleep to wait for it).
-        runtime.handles.pop(timer, None)
-        self._feed(runtime, TimerExpired(timer), max(at, self.loop.time()))
+        self._feed(runtime, TimerExpired(timer), max(at, now))
 
     def _cancel(self, runtime: GroupRuntime, timer: Timer) -> None:
+        runtime.deadlines.pop(timer, None)
         handle = runtime.handles.pop(timer, None)
         if handle is not None:
             handle.cancel()
@@ -686,7 +717,7 @@ class Service:
             if runtime.check is not None:
                 runtime.check.stop()
             self._feed(runtime, Shutdown(), self.loop.time())
-            for timer in list(runtime.handles):
+            for timer in {*runtime.handles, *runtime.deadlines}:
                 self._cancel(runtime, timer)
             await self._drain()
             await runtime.scripts.drain()

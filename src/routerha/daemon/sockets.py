@@ -24,6 +24,8 @@ SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 #: Kernel receive timestamps (struct timespec, CLOCK_REALTIME) on every datagram.
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 _TIMESPEC = struct.Struct("=qq")
+_HOP_LIMIT = struct.Struct("=i")
+_IFINDEX = struct.Struct("=I")
 RECV_BUFFER = 1 << 20
 _CMSG_SPACE = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(20) + socket.CMSG_SPACE(_TIMESPEC.size)
 
@@ -103,6 +105,23 @@ def open_ipv6(interface: str, ifindex: int) -> socket.socket:
     return sock
 
 
+class _AddressCache(dict):  # type: ignore[type-arg]
+    """IPv6Address objects by their text or octets, so that the same few sources and
+    destinations of a steady advert stream are not parsed again for every datagram.
+    Bounded: forged sources may fill it, and then it starts over."""
+
+    LIMIT = 256
+
+    def __missing__(self, key: str | bytes) -> ipaddress.IPv6Address:
+        if len(self) >= self.LIMIT:
+            self.clear()
+        value = self[key] = ipaddress.IPv6Address(key)
+        return value
+
+
+_ADDRESSES = _AddressCache()
+
+
 def recv_ipv6(
     sock: socket.socket,
 ) -> tuple[bytes, ipaddress.IPv6Address, ipaddress.IPv6Address, int, float | None]:
@@ -112,10 +131,10 @@ def recv_ipv6(
     dst = MCAST_V6
     for level, kind, value in ancillary:
         if level == socket.IPPROTO_IPV6 and kind == IPV6_HOPLIMIT and len(value) >= 4:
-            hop_limit = struct.unpack("=i", value[:4])[0]
+            hop_limit = _HOP_LIMIT.unpack_from(value)[0]
         elif level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO and len(value) >= 16:
-            dst = ipaddress.IPv6Address(value[:16])
-    src = ipaddress.IPv6Address(address[0].split("%", 1)[0])
+            dst = _ADDRESSES[value[:16]]
+    src = _ADDRESSES[address[0].split("%", 1)[0]]
     return data, src, dst, hop_limit, _timestamp(ancillary)
 
 
@@ -123,11 +142,9 @@ def send_ipv6(
     sock: socket.socket,
     message: bytes,
     src: ipaddress.IPv4Address | ipaddress.IPv6Address,
-    dst: ipaddress.IPv4Address | ipaddress.IPv6Address,
+    dst: str,
     ifindex: int,
 ) -> None:
     """Send from ``src`` exactly: the checksum covers it, so the kernel must not pick."""
-    pktinfo = src.packed + struct.pack("=I", ifindex)
-    sock.sendmsg(
-        [message], [(socket.IPPROTO_IPV6, IPV6_PKTINFO, pktinfo)], 0, (str(dst), 0, 0, ifindex)
-    )
+    pktinfo = src.packed + _IFINDEX.pack(ifindex)
+    sock.sendmsg([message], [(socket.IPPROTO_IPV6, IPV6_PKTINFO, pktinfo)], 0, (dst, 0, 0, ifindex))

@@ -12,6 +12,15 @@ checksum, authentication type, authentication data (password, or AH ICV, SPI and
 sequence number above the floor of that source: ``routerha.vrrp.ahsequence``),
 VRRPv2 advertisement interval, address list.
 
+The unchanged advert: a backup spends its life receiving the same datagram from
+its master, several times a second per group. The last datagram accepted for each
+VRID is kept with what the checks made of it; one that is the same octet for octet
+(and, for IPv6, from the same addresses with the same hop limit) gets that result
+back without the checks, which are pure functions of those octets and of this
+Receiver's groups. Only the IPv4 identification and header checksum may differ
+(the kernel has verified the latter). AH datagrams never take this path: their
+sequence number must rise, so an identical one is a replay.
+
 The address list: RFC 3768 and RFC 5798 section 7.1 say a mismatch is logged and the
 packet dropped unless the sender is the address owner (priority 255), whose packet
 is accepted. Both outcomes are counted (``ADDRESS_LIST`` drop, ``address_mismatch``).
@@ -19,7 +28,6 @@ is accepted. Both outcomes are counted (``ADDRESS_LIST`` drop, ``address_mismatc
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 from dataclasses import dataclass, field
 
@@ -56,6 +64,25 @@ class Received:
     address_mismatch: bool = False
 
 
+@dataclass(frozen=True)
+class _Accepted:
+    """The last datagram accepted for a VRID, in the parts that decide the checks."""
+
+    #: IPv4: octets 0-3 and 6-9 of the header (all but identification and checksum)
+    #: and everything from the source address on. IPv6: the VRRP message.
+    head: bytes
+    middle: bytes
+    tail: bytes
+    #: IPv6: source, destination and hop limit from the ancillary data.
+    envelope: tuple[object, ...]
+    received: Received
+
+
+#: Octets of an IPv4 header without options, and where the VRID then sits.
+_IPV4_PLAIN = 0x45
+_IPV4_VRID_AT = ipv4.IPV4_HEADER_LEN + 1
+
+
 class Receiver:
     """The groups of one interface and address family, by VRID."""
 
@@ -74,11 +101,30 @@ class Receiver:
         }
         self.local_addresses = frozenset(local_addresses)
         self.pseudo_header_checksum = pseudo_header_checksum
+        #: VRID -> the last datagram accepted for it (see the module's docstring).
+        self._accepted: dict[int, _Accepted] = {}
+        #: Datagrams answered from ``_accepted``.
+        self.unchanged = 0
 
     def receive_ipv4(self, data: bytes) -> Received:
         """A datagram read from a raw IPv4 socket (protocol 112 or 51), header included."""
+        if len(data) > _IPV4_VRID_AT and data[0] == _IPV4_PLAIN:
+            seen = self._accepted.get(data[_IPV4_VRID_AT])
+            if (
+                seen is not None
+                and data[12:] == seen.tail
+                and data[:4] == seen.head
+                and data[6:10] == seen.middle
+            ):
+                self.unchanged += 1
+                return seen.received
         datagram = ipv4.parse(data)
-        return self._check(datagram.payload, datagram.src, datagram.dst, datagram.ttl, datagram)
+        received = self._check(datagram.payload, datagram.src, datagram.dst, datagram.ttl, datagram)
+        if datagram.ah is None and data[0] == _IPV4_PLAIN:
+            self._accepted[received.advert.vrid] = _Accepted(
+                data[:4], data[6:10], data[12:], (), received
+            )
+        return received
 
     def receive_ipv6(
         self,
@@ -88,7 +134,15 @@ class Receiver:
         hop_limit: int,
     ) -> Received:
         """A VRRP message from a raw IPv6 socket; addresses and hop limit from cmsg."""
-        return self._check(payload, src, dst, hop_limit, None)
+        envelope = (src, dst, hop_limit)
+        if len(payload) > 1:
+            seen = self._accepted.get(payload[1])
+            if seen is not None and payload == seen.tail and envelope == seen.envelope:
+                self.unchanged += 1
+                return seen.received
+        received = self._check(payload, src, dst, hop_limit, None)
+        self._accepted[received.advert.vrid] = _Accepted(b"", b"", payload, envelope, received)
+        return received
 
     def _check(
         self,
@@ -167,7 +221,7 @@ class Receiver:
         if auth is None:
             return
         if auth.type is AuthType.PLAINTEXT:
-            if not any(hmac.compare_digest(advert.auth_data, k) for k in check.keys):
+            if not any(ipv4.same_digest(advert.auth_data, k) for k in check.keys):
                 raise PacketError(DropReason.AUTH_DATA, f"wrong password from {src}")
             return
         if datagram is None or datagram.ah is None:  # ruled out by the type check above

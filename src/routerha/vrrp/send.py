@@ -40,6 +40,8 @@ class Sender:
         #: Messages by (priority, destination): the same few are sent again and
         #: again, and a takeover's first advert should not wait for its encoding.
         self._messages: dict[tuple[int, IPAddress], bytes] = {}
+        #: IPv4 datagrams without AH by (priority, destination), identification 0.
+        self._datagrams: dict[tuple[int, IPAddress], bytes] = {}
 
     def advert(self, priority: int) -> packet.Advertisement:
         group = self.group
@@ -72,12 +74,21 @@ class Sender:
             raise TypeError("an IPv4 datagram needs an IPv4 source")
         # keepalived skips identification 0, which the kernel would replace.
         self._identification = self._identification % 0xFFFF + 1
-        return ipv4.build(
-            self.source,
-            dst,
-            self.message(priority, dst),
-            identification=self._identification,
-            ah_password=self._ah_password,
-            ah_sequence=self.sequence.next() if self._ah_password is not None else 0,
-            unicast=unicast,
-        )
+        if self._ah_password is not None:
+            # The ICV covers the header and the sequence number: built whole each time.
+            return ipv4.build(
+                self.source,
+                dst,
+                self.message(priority, dst),
+                identification=self._identification,
+                ah_password=self._ah_password,
+                ah_sequence=self.sequence.next(),
+                unicast=unicast,
+            )
+        key = (priority, dst)
+        template = self._datagrams.get(key)
+        if template is None:
+            template = self._datagrams[key] = ipv4.build(
+                self.source, dst, self.message(priority, dst), identification=0
+            )
+        return ipv4.with_identification(template, self._identification)
