@@ -96,13 +96,22 @@ PR_SET_TIMERSLACK = 29
 
 def precise_sleep() -> None:
     """Let sleeps end on time: the kernel may otherwise let a normal thread's timer
-    expire up to 50 us late (its timer slack), and a timer fires by sleeping out
-    its last 1.5 ms (see service.TIMER_SLACK). A no-op where prctl is missing."""
+    expire up to 50 us late (its timer slack), and the loop's wait for its next
+    timer is such a sleep. A no-op where prctl is missing."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+
+
+def release_freed_memory() -> None:
+    """Give the memory freed since start-up back to the kernel: glibc keeps what a
+    program frees for later, and start-up frees much (compiling the model's
+    dataclasses, parsing the configuration): about 1.5 MB, 7 % of the daemon's
+    resident memory. A no-op on a libc without malloc_trim."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def steady_loop(realtime: bool) -> None:
@@ -116,6 +125,7 @@ def steady_loop(realtime: bool) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50000, 50, 100)
+    release_freed_memory()
     precise_sleep()
     if not realtime:
         return
@@ -185,7 +195,9 @@ async def run(
         async with reloading:
             try:
                 new = read_config(config_path)
-                return {"reloaded": await service.apply(new)}
+                applied = await service.apply(new)
+                release_freed_memory()
+                return {"reloaded": applied}
             except ConfigError as error:
                 log.error("reload refused, the running configuration stays: %s", error)
                 return {"error": f"config error: {error}"}

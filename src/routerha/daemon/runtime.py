@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import functools
 import socket
@@ -13,7 +12,6 @@ from typing import Any
 from routerha.ip import IPAddress
 from routerha.model.vrrp import VrrpGroup
 from routerha.vrrp.constants import MCAST_V4, MCAST_V6
-from routerha.vrrp.events import Timer
 from routerha.vrrp.machine import VrrpMachine
 from routerha.vrrp.send import Sender
 
@@ -36,10 +34,6 @@ class GroupRuntime:
     sync_group: str | None
     scripts: ScriptQueue = field(default_factory=ScriptQueue)
     check: CheckRunner | None = None
-    #: The machine's armed timers: when each expires, and the loop timer that wakes
-    #: for it (which may wake earlier, see Service._schedule).
-    deadlines: dict[Timer, float] = field(default_factory=dict)
-    handles: dict[Timer, asyncio.TimerHandle] = field(default_factory=dict)
     counters: collections.Counter = field(default_factory=collections.Counter)
     drops: collections.Counter = field(default_factory=collections.Counter)
     last_transition: float = field(default_factory=time.time)

@@ -4,8 +4,8 @@ Everything runs on one asyncio loop. Packets, link events and check results
 become machine events stamped with ``loop.time()`` (monotonic); the actions that
 come back are carried out at once, in order, except netlink changes and
 announcements, which a worker carries out one after another (an address is
-installed before it is announced). Timers are ``loop.call_at`` handles, one per
-armed machine timer.
+installed before it is announced). The machines' timers share one loop timer
+(``timers.Timers``).
 
 ``apply`` starts a configuration and, on reload, replaces it: a group whose
 settings and sync group did not change keeps its machine, timers and state.
@@ -20,7 +20,7 @@ import errno
 import logging
 import socket
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Hashable
 from typing import TYPE_CHECKING, Any, Callable
 
 from routerha.errors import RouterhaError
@@ -60,6 +60,7 @@ from .netlink import AddressSocket, Link, Netlink
 from .ports import Port
 from .runtime import GroupRuntime
 from .scripts import ScriptQueue
+from .timers import Timers
 from .vmac import VmacManager
 
 if TYPE_CHECKING:
@@ -67,8 +68,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("routerhad")
 
-#: Timers wake this much early and sleep the rest (see ``_do``).
+#: Timers wake this much early (see timers.py).
 TIMER_SLACK = 0.0015
+
+
+#: The TimerExpired event of each timer (events are immutable: made once).
+_EXPIRED = {timer: TimerExpired(timer) for timer in Timer}
 
 
 class ServiceError(RouterhaError):
@@ -99,6 +104,8 @@ class Service:
         self.pending = 0
         self.worker: asyncio.Task | None = None
         self.monitor: asyncio.Task | None = None
+        #: The machines' armed timers, keyed (group name, Timer).
+        self.timers = Timers(self.loop, self._expired, TIMER_SLACK)
         self.ctsync: ConntrackSyncService | None = None
         #: Whether the conntrack sync group's members are (going) MASTER here.
         self._ct_master = False
@@ -515,9 +522,9 @@ class Service:
             else:
                 self._send(runtime, action.priority)
         elif isinstance(action, ScheduleTimer):
-            self._schedule(runtime, action.timer, action.at)
+            self.timers.schedule((group.name, action.timer), action.at)
         elif isinstance(action, CancelTimer):
-            self._cancel(runtime, action.timer)
+            self.timers.cancel((group.name, action.timer))
         elif isinstance(action, (AddAddresses, RemoveAddresses)):
             change = (
                 self.addresses.add if isinstance(action, AddAddresses) else self.addresses.remove
@@ -666,46 +673,15 @@ class Service:
                 self.pending -= 1
                 self.ordered.task_done()
 
-    def _schedule(self, runtime: GroupRuntime, timer: Timer, at: float) -> None:
-        """Arm ``timer`` for ``at``.
-
-        A backup's Master_Down_Timer is moved later by every advert, hundreds of
-        times a second with many groups. Only its deadline is written down then: the
-        loop's timer already armed wakes first and arms itself again for the new
-        deadline (``_fire``), so one loop timer serves several adverts.
-        """
-        runtime.deadlines[timer] = at
-        # The selector wakes up to 1 ms late (epoll counts milliseconds): wake early,
-        # so that 10 ms timers keep their time.
-        wake = at - TIMER_SLACK
-        handle = runtime.handles.get(timer)
-        if handle is not None:
-            if handle.when() <= wake:
-                return
-            handle.cancel()
-        runtime.handles[timer] = self.loop.call_at(wake, self._fire, runtime, timer)
-
-    def _fire(self, runtime: GroupRuntime, timer: Timer) -> None:
-        runtime.handles.pop(timer, None)
-        at = runtime.deadlines.get(timer)
-        if at is None:
+    def _expired(self, key: Hashable, deadline: float) -> None:
+        name, timer = key  # type: ignore[misc]
+        runtime = self.groups.get(name) or self._stopping.get(name)
+        if runtime is None:
             return
-        now = self.loop.time()
-        if at - TIMER_SLACK > now:
-            # Moved later since this loop timer was armed.
-            runtime.handles[timer] = self.loop.call_at(at - TIMER_SLACK, self._fire, runtime, timer)
-            return
-        del runtime.deadlines[timer]
-        # asyncio may run a timer up to its clock resolution early: the machine is
+        # The loop may run a timer up to its clock resolution early: the machine is
         # told the time is the deadline then, never a moment before it (and the loop
         # is never put to sleep to wait for it).
-        self._feed(runtime, TimerExpired(timer), max(at, now))
-
-    def _cancel(self, runtime: GroupRuntime, timer: Timer) -> None:
-        runtime.deadlines.pop(timer, None)
-        handle = runtime.handles.pop(timer, None)
-        if handle is not None:
-            handle.cancel()
+        self._feed(runtime, _EXPIRED[timer], max(deadline, self.loop.time()))
 
     # Stopping -----------------------------------------------------------------------
 
@@ -717,8 +693,8 @@ class Service:
             if runtime.check is not None:
                 runtime.check.stop()
             self._feed(runtime, Shutdown(), self.loop.time())
-            for timer in {*runtime.handles, *runtime.deadlines}:
-                self._cancel(runtime, timer)
+            for timer in Timer:
+                self.timers.cancel((name, timer))
             await self._drain()
             await runtime.scripts.drain()
             await self._release(runtime)
@@ -747,6 +723,7 @@ class Service:
             runner.stop()
         for queue in self.sync_scripts.values():
             await queue.drain()
+        self.timers.close()
         for task in (self.worker, self.monitor):
             if task is not None:
                 task.cancel()

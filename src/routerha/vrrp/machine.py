@@ -133,10 +133,7 @@ class VrrpMachine:
 
     def handle(self, event: Event, now: float) -> list[Action]:
         """Feed one event at monotonic time ``now``; returns the actions, in order."""
-        if isinstance(event, Startup):
-            return self._startup(now, "startup")
-        if isinstance(event, Shutdown):
-            return self._shutdown()
+        # The two events of the steady state first: adverts and timers.
         if isinstance(event, AdvertReceived):
             if self.state is State.BACKUP:
                 return self._backup_advert(event, now)
@@ -145,6 +142,10 @@ class VrrpMachine:
             return []
         if isinstance(event, TimerExpired):
             return self._timer(event.timer, now)
+        if isinstance(event, Startup):
+            return self._startup(now, "startup")
+        if isinstance(event, Shutdown):
+            return self._shutdown()
         if isinstance(event, PriorityChanged):
             return self._priority_changed(event.priority, now)
         if isinstance(event, PreemptionHeld):
