@@ -14,16 +14,15 @@ the collection shows a password in a diff or result.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 from ansible.module_utils.basic import AnsibleModule
+
+from .model.tokens import keyed_digest
 
 
 def secret_token(value, key):
     """A password shown as ``<secret HMAC>`` under ``key``: with one key per run, a
     changed password shows as a changed token and an unchanged one as the same."""
-    return f"<secret {hmac.new(key, str(value).encode(), hashlib.sha256).hexdigest()[:12]}>"
+    return f"<secret {keyed_digest(key, str(value), 12)}>"
 
 
 def mask_config_passwords(data, key):

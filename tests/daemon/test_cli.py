@@ -92,3 +92,21 @@ def test_check_config_takes_a_sync_key_or_the_explicit_opt_out_and_never_shows_t
     assert done.returncode != 0
     assert "conntrack_sync.authentication.key: is 5 octets" in done.stderr
     assert "short" not in done.stderr.replace("is 5 octets", "")
+
+
+def test_the_conntrack_sync_imports_in_routerhads_process_which_keeps_ssl_out() -> None:
+    """routerhad's process starts without ssl (routerha.daemon.__main__); pyroute2,
+    which the conntrack sync needs, imports it: a router with conntrack sync must
+    still start."""
+    code = (
+        "import sys\n"
+        "sys.modules.setdefault('ssl', None)\n"
+        "import routerha.daemon.main\n"
+        "assert 'pyroute2' not in sys.modules and sys.modules['ssl'] is None\n"
+        "from routerha.daemon.service import import_conntrack_sync\n"
+        "table, service, link = import_conntrack_sync()\n"
+        "print(table.__name__, service.__name__, link.__name__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ConntrackTable", "ConntrackSyncService", "SyncLink"]

@@ -19,6 +19,7 @@ import dataclasses
 import errno
 import logging
 import socket
+import sys
 import time
 from collections.abc import Awaitable, Hashable
 from typing import TYPE_CHECKING, Any, Callable
@@ -219,12 +220,7 @@ class Service:
         sync = config.conntrack_sync
         if sync is None:
             return
-        # Imported here: the conntrack sync and its netlink library stay out of the
-        # memory of a router that runs VRRP only.
-        from routerha.ctsync.kernel import ConntrackTable  # noqa: PLC0415
-
-        from .conntrack import ConntrackSyncService, SyncLink  # noqa: PLC0415
-
+        ConntrackTable, ConntrackSyncService, SyncLink = import_conntrack_sync()
         await self._lookup(sync.interface, required=True)
         link = self.links[sync.interface]
         local = sync.listen_address or await self.netlink.primary_address(link.index, False, set())
@@ -739,6 +735,21 @@ class Service:
 
     def status(self) -> dict[str, Any]:
         return {"groups": [runtime.status() for runtime in self.groups.values()]}
+
+
+def import_conntrack_sync() -> tuple[Any, Any, Any]:
+    """The conntrack sync's classes, imported on first use: they and their netlink
+    library (pyroute2) stay out of the memory of a router that runs VRRP only.
+
+    pyroute2 imports ssl, which the daemon's process keeps out (``__main__.py``):
+    it is let in here, for this router only needs it."""
+    if "ssl" in sys.modules and sys.modules["ssl"] is None:
+        del sys.modules["ssl"]
+    from routerha.ctsync.kernel import ConntrackTable  # noqa: PLC0415
+
+    from .conntrack import ConntrackSyncService, SyncLink  # noqa: PLC0415
+
+    return ConntrackTable, ConntrackSyncService, SyncLink
 
 
 async def _as_job(change: Callable[..., None], *args: Any) -> None:

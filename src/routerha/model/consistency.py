@@ -31,8 +31,6 @@ unfinished but works.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 import json
 import re
@@ -46,6 +44,7 @@ from .ip import IPInterface
 from .load import load_config_lenient
 from .native import KINDS, NativeParseError, SemanticProblem, detect_kind, parse_native
 from .native import interface_addresses as native_interface_addresses
+from .tokens import keyed_digest
 from .vrrp import OWNER_PRIORITY, Config, VrrpGroup
 
 ERROR = "error"
@@ -342,8 +341,7 @@ class _Report:
         self.findings.append(Finding(severity, code, group, path, tuple(members), message, fix))
 
     def fingerprint(self, password: str) -> str:
-        digest = hmac.new(self.key, password.encode(), hashlib.sha256).hexdigest()
-        return f"fingerprint {digest[:8]}"
+        return f"fingerprint {keyed_digest(self.key, password, 8)}"
 
 
 def check_members(

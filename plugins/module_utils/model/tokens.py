@@ -1,0 +1,1 @@
+../../../src/routerha/model/tokens.py
