@@ -171,6 +171,10 @@ EVENT_BUFFER_GROWTH = 16
 #: Give up on acknowledgements, or on a dump, that makes no progress for this long.
 ACK_TIMEOUT = 10.0
 DUMP_TIMEOUT = 30.0
+#: Event datagrams read per wake-up of the loop, and the largest one (an event is
+#: one netlink message, well under 1 KiB; a dump's datagrams never come here).
+READ_BATCH = 256
+EVENT_DATAGRAM = 1 << 16
 #: Our own sequence numbers for pipelined requests stay above pyroute2's (<= 0xFFFF).
 _SEQ_FIRST = 0x01000000
 _SEQ_LAST = 0xFFFFFF00
@@ -686,21 +690,26 @@ class _RequestSocket(CtSocket):
         return self._error_event.is_set()
 
 
-class _EventSocket(CtSocket):
-    """The socket subscribed to events, with a bounded backlog.
+class _EventSocket:
+    """The socket subscribed to events: a plain netlink socket, read in batches.
 
-    pyroute2 reads datagrams into an unbounded queue whenever the event loop runs;
-    here at most ``limit`` bytes wait, and more means an overrun as surely as a
-    full kernel buffer (ENOBUFS) does: the consumer lags, events are dropped and
-    it must resynchronise with a dump. Events our own writes caused (the
-    originating port id is in the netlink header) are dropped by the kernel
-    (``own_events_filter``); those of port ids the filter does not hold (it keeps
-    the most recent) are dropped here on arrival, unparsed, and so are expectation
-    events when none are wanted.
+    Every time it is readable, up to ``READ_BATCH`` datagrams are read at once (an
+    event is one datagram: a burst of 100,000 new flows is 100,000 of them, and a
+    loop turn per datagram was half of the cost of an event). At most ``limit``
+    bytes wait unread in userspace, and more means an overrun as surely as a full
+    kernel buffer (ENOBUFS) does: the consumer lags, events are dropped and it must
+    resynchronise with a dump. Events our own writes caused (the originating port
+    id is in the netlink header) are dropped by the kernel (``own_events_filter``);
+    those of port ids the filter does not hold (it keeps the most recent) are
+    dropped here on arrival, unparsed, and so are expectation events when none are
+    wanted.
     """
 
-    def __init__(self, limit: int, own: Collection[int], expectations: bool, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self, sock: socket.socket, limit: int, own: Collection[int], expectations: bool
+    ) -> None:
+        sock.setblocking(False)
+        self.socket = sock
         self.limit = limit
         self.own = own
         self.expectations = expectations
@@ -708,26 +717,39 @@ class _EventSocket(CtSocket):
         self.queued = 0
         self.failure: str | None = None
         self.wakeup = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
-    def enqueue(self, data: bytes, addr: Any) -> None:
+    async def bind(self, groups: int) -> None:
+        self.socket.bind((0, groups))
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self.socket.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        sock = self.socket
+        for _count in range(READ_BATCH):
+            try:
+                data = sock.recv(EVENT_DATAGRAM)
+            except BlockingIOError:
+                break
+            except OSError as exc:  # ENOBUFS: the kernel dropped events
+                self.fail(f"socket error: {exc}")
+                break
+            self.enqueue(data)
+            if self.failure is not None:
+                break
+        if self.backlog or self.failure is not None:
+            self.wakeup.set()
+
+    def enqueue(self, data: bytes) -> None:
         if self.failure is not None:
             return
-        if self._error_event.is_set():
-            try:
-                error = self.status["error"]
-            except KeyError:
-                error = None
-            self.failure = f"socket error: {error!r}"
-            self.backlog.clear()
-        elif len(data) >= 16 and self._unwanted(data):
+        if len(data) >= nlmsg.HEADER.size and self._unwanted(data):
             return
-        elif self.queued + len(data) > self.limit:
-            self.failure = f"more than {self.limit} bytes of events waiting"
-            self.backlog.clear()
-        else:
-            self.backlog.append(data)
-            self.queued += len(data)
-        self.wakeup.set()
+        if self.queued + len(data) > self.limit:
+            self.fail(f"more than {self.limit} bytes of events waiting")
+            return
+        self.backlog.append(data)
+        self.queued += len(data)
 
     def _unwanted(self, data: bytes) -> bool:
         _length, mtype, _flags, _seq, portid = nlmsg.HEADER.unpack_from(data)
@@ -738,13 +760,21 @@ class _EventSocket(CtSocket):
         if self.failure is None:
             self.failure = reason
             self.backlog.clear()
+            self.queued = 0
         self.wakeup.set()
 
     def shutdown(self) -> None:
         """Wake a waiting reader for good (the table is closing)."""
         self.failure = "closed"
         self.backlog.clear()
+        self.queued = 0
         self.wakeup.set()
+
+    def close(self) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(self.socket.fileno())
+        self._loop = None
+        self.socket.close()
 
     async def datagrams(self, most: int = 512) -> list[bytes]:
         """Up to ``most`` waiting datagrams (at least one); _SocketFailed after an overrun."""
@@ -805,7 +835,7 @@ def attach_filter(sock: socket.socket, program: bytes) -> None:
 _SUBSYS_EXP = EXP_NEW >> 8
 
 
-def _close(sock: CtSocket | None) -> None:
+def _close(sock: CtSocket | _EventSocket | None) -> None:
     if sock is not None:
         with contextlib.suppress(Exception):
             sock.close()
@@ -966,7 +996,7 @@ class ConntrackTable:
             kwargs["fileno"] = _in_netns(self.netns, make)
         return kind(**kwargs)
 
-    def _force_buffer(self, sock: CtSocket, size: int) -> None:
+    def _force_buffer(self, sock: CtSocket | _EventSocket, size: int) -> None:
         raw = sock.socket
         try:
             raw.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
@@ -975,12 +1005,17 @@ class ConntrackTable:
             log.warning("conntrack socket buffer limited by net.core.rmem_max (no CAP_NET_ADMIN)")
 
     async def _open_events(self) -> _EventSocket:
-        sock = self._new_socket(
-            _EventSocket,
+        def make() -> int:
+            raw = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
+            return raw.detach()
+
+        fileno = _in_netns(self.netns, make)
+        raw = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER, fileno)
+        sock = _EventSocket(
+            raw,
             limit=self.event_buffer,
             own=self._own,
             expectations=bool(self.expect_helpers),
-            rcvbuf=self.event_buffer,
         )
         try:
             self._force_buffer(sock, self.event_buffer)
