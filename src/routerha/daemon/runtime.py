@@ -39,6 +39,16 @@ class GroupRuntime:
     last_transition: float = field(default_factory=time.time)
     #: The macvlan this runtime created (removed when the group stops).
     own_vmac: bool = False
+    #: The group's name, address family and whether it speaks unicast, as read for
+    #: every advert (a reload that changes them makes a new runtime).
+    name: str = field(init=False)
+    ipv6: bool = field(init=False)
+    unicast: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.name = self.group.name
+        self.ipv6 = self.group.ipv6
+        self.unicast = bool(self.group.peer_address)
 
     @functools.cached_property
     def destinations(self) -> tuple[tuple[IPAddress, str], ...]:

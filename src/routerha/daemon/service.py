@@ -498,11 +498,16 @@ class Service:
     # Output -------------------------------------------------------------------------
 
     def _feed(self, runtime: GroupRuntime, event: Event, now: float) -> None:
-        self.execute(runtime.machine.handle(event, now))
+        self.execute(runtime.machine.handle(event, now), runtime)
 
-    def execute(self, actions: list[Action]) -> None:
+    def execute(self, actions: list[Action], fed: GroupRuntime | None = None) -> None:
+        """Carry out ``actions``; ``fed`` is the group whose machine returned them (a
+        sync group's actions may concern its other members)."""
         for action in actions:
-            runtime = self.groups.get(action.group) or self._stopping.get(action.group)
+            if fed is not None and action.group == fed.name:
+                runtime: GroupRuntime | None = fed
+            else:
+                runtime = self.groups.get(action.group) or self._stopping.get(action.group)
             if runtime is None:
                 continue
             try:
@@ -589,11 +594,10 @@ class Service:
             self._in_order(_as_job(ctsync.become_backup))
 
     def _send(self, runtime: GroupRuntime, priority: int) -> None:
-        group = runtime.group
-        unicast = bool(group.peer_address)
+        unicast = runtime.unicast
         for dst, dst_text in runtime.destinations:
             try:
-                if group.ipv6:
+                if runtime.ipv6:
                     message = runtime.sender.message(priority, dst)
                     sockets.send_ipv6(
                         runtime.send_socket,

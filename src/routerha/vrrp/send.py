@@ -39,9 +39,9 @@ class Sender:
         self._ah_password = auth.password if auth and auth.type is AuthType.AH else None
         #: Messages by (priority, destination): the same few are sent again and
         #: again, and a takeover's first advert should not wait for its encoding.
-        self._messages: dict[tuple[int, IPAddress], bytes] = {}
+        self._messages: dict[tuple[int, int], bytes] = {}
         #: IPv4 datagrams without AH by (priority, destination), identification 0.
-        self._datagrams: dict[tuple[int, IPAddress], bytes] = {}
+        self._datagrams: dict[tuple[int, int], bytes] = {}
 
     def advert(self, priority: int) -> packet.Advertisement:
         group = self.group
@@ -58,7 +58,7 @@ class Sender:
 
     def message(self, priority: int, dst: IPAddress) -> bytes:
         """The VRRP message alone, checksum included (what an IPv6 raw socket sends)."""
-        key = (priority, dst)
+        key = (priority, int(dst))  # an int hashes faster than an address object
         message = self._messages.get(key)
         if message is None:
             message = self._messages[key] = self.advert(priority).encode(
@@ -85,7 +85,7 @@ class Sender:
                 ah_sequence=self.sequence.next(),
                 unicast=unicast,
             )
-        key = (priority, dst)
+        key = (priority, int(dst))
         template = self._datagrams.get(key)
         if template is None:
             template = self._datagrams[key] = ipv4.build(
