@@ -12,6 +12,7 @@ of the daemon's own imports but are not part of a VRRP-only router's process.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import statistics
 import subprocess
@@ -19,31 +20,43 @@ import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src"
+#: Where pyroute2 is (the routers get it in the bundle; here the venv has it).
+PYROUTE2 = Path(importlib.util.find_spec("pyroute2").origin).parents[1]  # type: ignore[arg-type,union-attr]
 
 #: (label, statements). Statements run in order, after those of earlier steps.
 STEPS: list[tuple[str, str]] = [
     ("the interpreter", "pass"),
     ("ssl kept out (routerha.daemon.__main__)", "sys.modules.setdefault('ssl', None)"),
     ("asyncio", "import asyncio"),
-    ("logging, argparse, json, ipaddress, dataclasses, ctypes",
-     "import logging, argparse, json, ipaddress, dataclasses, ctypes"),  # fmt: skip
+    (
+        "logging, argparse, json, ipaddress, dataclasses, ctypes",
+        "import logging, argparse, json, ipaddress, dataclasses, ctypes",
+    ),
     ("routerha.model (the configuration)", "import routerha.model"),
-    ("routerha.vrrp (state machine, receive checks, adverts)",
-     "import routerha.vrrp.machine, routerha.vrrp.receive, routerha.vrrp.send"),  # fmt: skip
+    (
+        "routerha.vrrp (state machine, receive checks, adverts)",
+        "import routerha.vrrp.machine, routerha.vrrp.receive, routerha.vrrp.send",
+    ),
     ("routerha.daemon (all routerhad loads for VRRP groups)", "import routerha.daemon.main"),
-    ("start-up's freed memory given back (malloc_trim)",
-     "import gc; gc.collect(); ctypes.CDLL(None).malloc_trim(0)"),  # fmt: skip
+    (
+        "start-up's freed memory given back (malloc_trim)",
+        "import gc; gc.collect(); ctypes.CDLL(None).malloc_trim(0)",
+    ),
 ]
 #: Measured on top of every step above, one at a time.
 REFERENCES: list[tuple[str, str]] = [
     ("reference: ssl, had asyncio loaded it", "del sys.modules['ssl']; import ssl"),
     ("reference: hmac and OpenSSL (an authenticated group)", "import hmac"),
-    ("reference: the conntrack sync (pyroute2)", "import routerha.daemon.conntrack"),
+    (
+        "reference: the conntrack sync (pyroute2, ssl)",
+        "from routerha.daemon.service import import_conntrack_sync; import_conntrack_sync()",
+    ),
 ]
 
 PROBE = """
 import sys, time
 sys.path.insert(0, {src!r})
+sys.path.append({pyroute2!r})
 {before}
 t = time.perf_counter()
 {step}
@@ -57,7 +70,9 @@ def measure(python: str, before: list[str], step: str, runs: int) -> tuple[float
     """(VmRSS MB, seconds) after ``before`` and ``step``; medians of ``runs``."""
     rss, seconds = [], []
     for _run in range(runs):
-        code = PROBE.format(src=str(SRC), before="\n".join(before), step=step)
+        code = PROBE.format(
+            src=str(SRC), pyroute2=str(PYROUTE2), before="\n".join(before), step=step
+        )
         out = subprocess.run(
             [python, "-s", "-c", code], check=True, capture_output=True, text=True
         ).stdout.split()
@@ -94,9 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| step | VmRSS MB | added MB | import ms |")
     print("|---|---|---|---|")
     for row in rows:
-        print(
-            f"| {row['step']} | {row['rss_mb']:.1f} | {row['added_mb']:+.1f} | {row['ms']:.1f} |"
-        )
+        print(f"| {row['step']} | {row['rss_mb']:.1f} | {row['added_mb']:+.1f} | {row['ms']:.1f} |")
     return 0
 
 
