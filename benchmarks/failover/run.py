@@ -48,6 +48,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -1319,6 +1320,31 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def run_header(program: str, argv: list[str] | None) -> dict[str, Any]:
+    """When, by which command, on which machine and code a run started."""
+    return {
+        "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": " ".join([f"python -m {program}", *(sys.argv[1:] if argv is None else argv)]),
+        "machine": machine(),
+        "code": {"start": code_identity()},
+    }
+
+
+@contextlib.contextmanager
+def pair_lab() -> Iterator[Lab]:
+    """The lab of r1, r2 and the client; its files kept (and named) if the run fails."""
+    with Lab() as lab:
+        lab.add_host("r1", R1_ADDR)
+        lab.add_host("r2", R2_ADDR)
+        lab.add_host("cl", CLIENT_ADDR)
+        try:
+            yield lab
+        except BaseException:
+            lab.keep_dir = True
+            log(f"failed; lab files kept in {lab.dir}")
+            raise
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.render:
@@ -1335,12 +1361,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = [s for s in SETTINGS if s.key in args.settings.split(",")]
     out = Path(args.out or DEFAULT_OUT)
     results: dict[str, Any] = {
-        "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": " ".join(
-            ["python -m benchmarks.failover.run", *(sys.argv[1:] if argv is None else argv)]
-        ),
-        "machine": machine(),
-        "code": {"start": code_identity()},
+        **run_header("benchmarks.failover.run", argv),
         "options": {
             "reps": args.reps,
             "cpu_seconds": args.cpu_seconds,
@@ -1351,31 +1372,23 @@ def main(argv: list[str] | None = None) -> int:
             "master_priority": MASTER_PRIORITY,
         },
     }
-    with Lab() as lab:
-        lab.add_host("r1", R1_ADDR)
-        lab.add_host("r2", R2_ADDR)
-        lab.add_host("cl", CLIENT_ADDR)
-        try:
-            if "failover" in parts:
-                results["failover"] = run_failover(lab, settings, args.reps)
-            if "resources" in parts:
-                results["resources"] = run_resources(lab, args.cpu_seconds)
-            if "soak" in parts:
-                results["soak"] = {}
-                if args.routerhad_soak == "yes":
-                    results["soak"]["routerhad"] = run_soak(
-                        lab, RouterhadPair, args.soak_seconds, args.hog_cpus
-                    )
-                if args.keepalived_soak == "yes":
-                    results["soak"]["keepalived"] = run_soak(
-                        lab, KeepalivedPair, args.soak_seconds, args.hog_cpus
-                    )
-                else:
-                    results["soak"]["keepalived"] = {"skipped": "--quick (or --keepalived-soak no)"}
-        except BaseException:
-            lab.keep_dir = True
-            log(f"failed; lab files kept in {lab.dir}")
-            raise
+    with pair_lab() as lab:
+        if "failover" in parts:
+            results["failover"] = run_failover(lab, settings, args.reps)
+        if "resources" in parts:
+            results["resources"] = run_resources(lab, args.cpu_seconds)
+        if "soak" in parts:
+            results["soak"] = {}
+            if args.routerhad_soak == "yes":
+                results["soak"]["routerhad"] = run_soak(
+                    lab, RouterhadPair, args.soak_seconds, args.hog_cpus
+                )
+            if args.keepalived_soak == "yes":
+                results["soak"]["keepalived"] = run_soak(
+                    lab, KeepalivedPair, args.soak_seconds, args.hog_cpus
+                )
+            else:
+                results["soak"]["keepalived"] = {"skipped": "--quick (or --keepalived-soak no)"}
     results["finished"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     results["code"]["end"] = code_identity()
     report = render(results)

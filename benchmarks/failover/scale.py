@@ -24,16 +24,14 @@ from typing import Any
 from lab.netlab import Lab, netns_available
 
 from .run import (
-    CLIENT_ADDR,
     IMPLEMENTATIONS,
-    R1_ADDR,
-    R2_ADDR,
     Setting,
     code_identity,
     log,
-    machine,
     measure_resources,
     ms,
+    pair_lab,
+    run_header,
 )
 
 DEFAULT_OUT = Path(__file__).with_name("scale.md")
@@ -113,26 +111,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchmark: {why}", file=sys.stderr)
         return 2
     results: dict[str, Any] = {
-        "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": " ".join(
-            ["python -m benchmarks.failover.scale", *(sys.argv[1:] if argv is None else argv)]
-        ),
-        "machine": machine(),
-        "code": {"start": code_identity()},
+        **run_header("benchmarks.failover.scale", argv),
         "seconds": args.seconds,
     }
     groups = [int(g) for g in args.groups.split(",")]
     intervals = [float(i) for i in args.intervals.split(",")]
-    with Lab() as lab:
-        lab.add_host("r1", R1_ADDR)
-        lab.add_host("r2", R2_ADDR)
-        lab.add_host("cl", CLIENT_ADDR)
-        try:
-            results["points"] = run_scale(lab, groups, intervals, args.seconds)
-        except BaseException:
-            lab.keep_dir = True
-            log(f"failed; lab files kept in {lab.dir}")
-            raise
+    with pair_lab() as lab:
+        results["points"] = run_scale(lab, groups, intervals, args.seconds)
     results["finished"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     results["code"]["end"] = code_identity()
     report = render(results)

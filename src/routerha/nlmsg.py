@@ -8,6 +8,7 @@ buffer, or one shorter than a header, ends the walk instead of raising.
 
 from __future__ import annotations
 
+import errno
 import struct
 from collections.abc import Iterator
 
@@ -78,9 +79,10 @@ def attrs(data: bytes, offset: int = 0) -> dict[int, bytes]:
 
 
 def error_code(payload: bytes) -> int:
-    """The errno of an NLMSG_ERROR payload (0 for an acknowledgement)."""
+    """The errno of an NLMSG_ERROR (or NLMSG_DONE) payload: 0 for an acknowledgement
+    (or a dump that ended well); EIO for one too short to say."""
     if len(payload) < ERRNO.size:
-        return 0
+        return errno.EIO
     return -ERRNO.unpack_from(payload)[0]
 
 

@@ -94,19 +94,31 @@ def test_check_config_takes_a_sync_key_or_the_explicit_opt_out_and_never_shows_t
     assert "short" not in done.stderr.replace("is 5 octets", "")
 
 
-def test_the_conntrack_sync_imports_in_routerhads_process_which_keeps_ssl_out() -> None:
-    """routerhad's process starts without ssl (routerha.daemon.__main__); pyroute2,
-    which the conntrack sync needs, imports it: a router with conntrack sync must
-    still start."""
+def test_routerhads_process_keeps_ssl_and_pyroute2_out_and_lets_the_conntrack_sync_in(
+    tmp_path,
+) -> None:
+    """The routerhad command (routerha.daemon.__main__) loads neither ssl nor pyroute2
+    for VRRP groups; pyroute2, which the conntrack sync needs, imports ssl, so a
+    router with conntrack sync must still get both."""
+    config = tmp_path / "routerhad.json"
+    config.write_text(
+        json.dumps({"vrrp": {"groups": {"LAN": {"interface": "eth0", "vrid": 1,
+                                                "address": ["10.0.0.1/24"]}}}})
+    )  # fmt: skip
     code = (
-        "import sys\n"
-        "sys.modules.setdefault('ssl', None)\n"
-        "import routerha.daemon.main\n"
-        "assert 'pyroute2' not in sys.modules and sys.modules['ssl'] is None\n"
-        "from routerha.daemon.service import import_conntrack_sync\n"
-        "table, service, link = import_conntrack_sync()\n"
-        "print(table.__name__, service.__name__, link.__name__)\n"
+        "import atexit, sys\n"
+        "def report():\n"
+        "    print('ssl', sys.modules.get('ssl', 'absent'), 'pyroute2' in sys.modules)\n"
+        "    from routerha.daemon.service import import_conntrack_sync\n"
+        "    print(*(c.__name__ for c in import_conntrack_sync()))\n"
+        "atexit.register(report)\n"
+        "import routerha.daemon.__main__ as entry\n"
+        f"sys.argv = ['routerhad', '--check-config', '--config', {str(config)!r}]\n"
+        "sys.exit(entry.main())\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["ConntrackTable", "ConntrackSyncService", "SyncLink"]
+    lines = done.stdout.splitlines()
+    assert "configuration OK" in lines[0]
+    assert lines[1] == "ssl None False"
+    assert lines[2] == "ConntrackTable ConntrackSyncService SyncLink"

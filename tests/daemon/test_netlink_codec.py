@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import ipaddress
+import os
 import socket
 
 import pytest
@@ -48,9 +49,9 @@ def link_payload(index: int, name: bytes, flags: int, operstate: int | None) -> 
 
 @pytest.mark.parametrize(
     ("flags", "operstate", "up"),
-    [(1, 6, True), (1, 0, True), (1, 2, False), (0, 6, False), (1, None, True)],
+    [(1, 6, True), (1, 0, True), (1, 2, False), (0, 6, False), (1, None, False)],
 )
-def test_a_link_is_up_when_administratively_up_and_operationally_up_or_unknown(
+def test_a_link_is_up_when_administratively_up_and_operationally_up_or_unknown_not_unsaid(
     flags: int, operstate: int | None, up: bool
 ) -> None:
     link = netlink.parse_link(link_payload(4, b"eth1", flags, operstate))
@@ -114,17 +115,55 @@ def test_the_kernel_answers_link_and_address_requests_as_parsed() -> None:
     assert lo in links  # type: ignore[operator]
 
 
-def test_a_refused_request_raises_with_the_kernels_errno() -> None:
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing links needs root (CAP_NET_ADMIN)")
+def test_a_missing_link_is_ignored_by_a_delete_and_refused_by_a_change() -> None:
     async def change_a_missing_link() -> None:
         nl = netlink.Netlink()
         try:
-            # Index 0x7fffffff does not exist: ENODEV is ignored for a delete, but a
-            # protodown on it is refused.
-            await nl.delete_link(0x7FFFFFFF)
-            await nl.set_protodown(0x7FFFFFFF, True)
+            await nl.delete_link(0x7FFFFFFF)  # ENODEV: already gone, as wanted
+            with pytest.raises(OSError) as caught:
+                await nl.set_protodown(0x7FFFFFFF, True)
+            assert caught.value.errno == errno.ENODEV
         finally:
             nl.close()
 
-    with pytest.raises(OSError) as caught:
-        asyncio.run(change_a_missing_link())
-    assert caught.value.errno in (errno.ENODEV, errno.EPERM, errno.EOPNOTSUPP)
+    asyncio.run(change_a_missing_link())
+
+
+def test_the_macvlan_request_nests_its_kind_and_mode_as_iproute2_does() -> None:
+    """``ip link add NAME link PARENT address MAC type macvlan mode bridge``, byte for
+    byte in its attributes (the kernel reads IFLA_LINKINFO's kind before its data)."""
+    sent: list[tuple[int, int, bytes]] = []
+
+    async def capture() -> None:
+        nl = netlink.Netlink()
+        try:
+
+            async def request(kind: int, flags: int, body: bytes, **_kw: object) -> list:
+                sent.append((kind, flags, body))
+                return []
+
+            nl._request = request  # type: ignore[method-assign]
+            await nl.add_macvlan("eth0v10v4", 3, "00:00:5e:00:01:0a")
+        finally:
+            nl.close()
+
+    asyncio.run(capture())
+    ((kind, flags, body),) = sent
+    assert kind == netlink.RTM_NEWLINK and flags == nlmsg.NLM_F_CREATE | nlmsg.NLM_F_EXCL
+    attrs = nlmsg.attrs(body, netlink.IFINFOMSG.size)
+    assert attrs[netlink.IFLA_IFNAME] == b"eth0v10v4\0"
+    assert attrs[netlink.IFLA_LINK] == (3).to_bytes(4, "little")
+    assert attrs[netlink.IFLA_ADDRESS] == bytes.fromhex("00005e00010a")
+    info = nlmsg.attrs(attrs[netlink.IFLA_LINKINFO])
+    assert info[netlink.IFLA_INFO_KIND] == b"macvlan\0"
+    data = nlmsg.attrs(info[netlink.IFLA_INFO_DATA])
+    assert data[netlink.IFLA_MACVLAN_MODE] == netlink.MACVLAN_MODE_BRIDGE.to_bytes(4, "little")
+    # Nested attributes say so (NLA_F_NESTED), as iproute2 sends them.
+    offset, raw_types = netlink.IFINFOMSG.size, {}
+    while offset < len(body):
+        length, raw = nlmsg.ATTR.unpack_from(body, offset)
+        raw_types[raw & nlmsg.NLA_TYPE_MASK] = raw
+        offset += nlmsg.align(length)
+    assert raw_types[netlink.IFLA_LINKINFO] & nlmsg.NLA_F_NESTED
+    assert not raw_types[netlink.IFLA_IFNAME] & nlmsg.NLA_F_NESTED

@@ -84,7 +84,7 @@ def test_a_cancelled_timer_never_expires_even_after_it_moved() -> None:
     assert run(scenario)[0] == []
 
 
-def test_timers_expire_in_deadline_order_and_may_rearm_themselves() -> None:
+def test_timers_expire_in_deadline_order() -> None:
     async def scenario(timers: Timers, loop: asyncio.AbstractEventLoop) -> None:
         start = loop.time()
         timers.schedule("b", start + 0.02)
@@ -96,12 +96,12 @@ def test_timers_expire_in_deadline_order_and_may_rearm_themselves() -> None:
     assert [key for key, _at, _now in fired] == ["a", "b", "c"]
 
 
-def test_an_adver_timer_rearmed_from_its_expiry_keeps_its_period() -> None:
-    ticks: list[float] = []
+def test_an_adver_timer_rearmed_from_its_expiry_runs_on_time_each_period() -> None:
+    ticks: list[tuple[float, float]] = []
 
     async def scenario(timers: Timers, loop: asyncio.AbstractEventLoop) -> None:
         def expired(key: Hashable, at: float) -> None:
-            ticks.append(at)
+            ticks.append((at, loop.time()))
             if len(ticks) < 20:
                 timers.schedule(key, at + 0.01)
 
@@ -111,4 +111,82 @@ def test_an_adver_timer_rearmed_from_its_expiry_keeps_its_period() -> None:
 
     run(scenario)
     assert len(ticks) == 20
-    assert all(abs(b - a - 0.01) < 1e-9 for a, b in zip(ticks, ticks[1:]))
+    assert all(abs(b - a - 0.01) < 1e-9 for (a, _), (b, _) in zip(ticks, ticks[1:]))
+    # Each ran no earlier than its deadline less the slack.
+    assert all(now >= at - SLACK - 1e-6 for at, now in ticks)
+
+
+def test_a_callback_that_raises_stops_neither_the_others_nor_later_timers() -> None:
+    seen: list[Hashable] = []
+
+    async def scenario(timers: Timers, loop: asyncio.AbstractEventLoop) -> None:
+        def expired(key: Hashable, at: float) -> None:
+            seen.append(key)
+            if key == "bad":
+                raise RuntimeError("a broken group")
+
+        timers.expired = expired
+        now = loop.time()
+        timers.schedule("bad", now + 0.01)
+        timers.schedule("good", now + 0.01)
+        await asyncio.sleep(0.02)
+        timers.schedule("later", loop.time() + 0.01)
+        await asyncio.sleep(0.03)
+
+    run(scenario)
+    assert seen == ["bad", "good", "later"]
+
+
+def test_a_timer_cancelled_by_an_earlier_callback_of_the_same_wakeup_does_not_fire() -> None:
+    seen: list[Hashable] = []
+
+    async def scenario(timers: Timers, loop: asyncio.AbstractEventLoop) -> None:
+        def expired(key: Hashable, at: float) -> None:
+            seen.append(key)
+            if key == "first":
+                timers.cancel("second")
+                timers.schedule("third", at + 10.0)  # moved far: must not fire now
+
+        timers.expired = expired
+        now = loop.time()
+        timers.schedule("first", now + 0.010)
+        timers.schedule("second", now + 0.0105)
+        timers.schedule("third", now + 0.011)
+        await asyncio.sleep(0.03)
+
+    run(scenario)
+    assert seen == ["first"]
+
+
+def test_cancel_then_schedule_again_fires_once_at_the_new_deadline() -> None:
+    async def scenario(timers: Timers, loop: asyncio.AbstractEventLoop) -> None:
+        timers.start = now = loop.time()  # type: ignore[attr-defined]
+        timers.schedule("down", now + 0.01)
+        timers.cancel("down")
+        timers.schedule("down", now + 0.03)
+        timers.schedule("down", now + 0.02)  # earlier again
+        await asyncio.sleep(0.05)
+
+    fired, timers = run(scenario)
+    assert [(key, at) for key, at, _now in fired] == [("down", timers.start + 0.02)]  # type: ignore[attr-defined]
+
+
+def test_deadlines_moved_back_and_forth_by_hostile_adverts_keep_the_heap_bounded() -> None:
+    """A priority-0 advert (take over after Skew_Time: the deadline moves close)
+    followed by one of the longest interval (it moves far): each round leaves a
+    superseded entry that would wait in the heap for minutes."""
+    sizes: list[int] = []
+
+    async def scenario(timers: Timers, loop: asyncio.AbstractEventLoop) -> None:
+        for round_ in range(300):
+            now = loop.time()
+            timers.schedule("down", now + 0.0005)
+            # Each far deadline a little earlier than the last: the superseded ones
+            # are never the heap's first entry, which a wake-up tidies away anyway.
+            timers.schedule("down", now + 100.0 - round_ * 0.01)
+            await asyncio.sleep(0.001)
+            sizes.append(len(timers._heap))
+
+    fired, _timers = run(scenario)
+    assert fired == []
+    assert max(sizes) <= 2 + 64 + 2

@@ -138,12 +138,12 @@ def v3_message(vrid=4, priority=100, addresses=("10.1.1.8",), centiseconds=50, s
     ).encode(src, dst)
 
 
-def datagram(message, src=PEER, ttl=255, ah_password=None, sequence=1, dst=MCAST4):
+def datagram(message, src=PEER, ttl=255, ah_password=None, sequence=1, dst=MCAST4, ident=7):
     return ipv4.build(
         src,
         dst,
         message,
-        identification=7,
+        identification=ident,
         ah_password=ah_password,
         ah_sequence=sequence,
         ttl=ttl,

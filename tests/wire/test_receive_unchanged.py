@@ -31,8 +31,8 @@ from tests.wire.test_receive import (
 
 
 def with_ip_id(data: bytes, identification: int) -> bytes:
-    """The same datagram with another IPv4 identification (and checksum to match)."""
-    return ipv4.with_identification(bytes(data[:4]) + b"\0\0" + data[6:], identification)
+    """The same datagram with another IPv4 identification (and a header checksum to match)."""
+    return datagram(data[20:], src=ipaddress.IPv4Address(data[12:16]), ident=identification)
 
 
 def test_a_repeated_advert_is_answered_from_the_last_accepted_one() -> None:
@@ -48,6 +48,15 @@ def test_a_sender_stream_is_answered_from_the_shortcut_after_the_first_datagram(
     results = [rx.receive_ipv4(peer.ipv4_datagram(150, MCAST4)) for _ in range(50)]
     assert {r.event.priority for r in results} == {150}
     assert rx.unchanged == 49
+
+
+def test_the_accepted_advert_sent_unicast_is_checked_again_and_refused() -> None:
+    """Same message, another destination: a unicast copy comes from no configured peer."""
+    rx = receiver()
+    rx.receive_ipv4(sent("NONE"))
+    unicast = datagram(sent("NONE")[20:], dst=ipaddress.IPv4Address("10.1.1.1"))
+    assert drop_reason(rx, unicast) is DropReason.UNKNOWN_PEER
+    assert rx.unchanged == 0
 
 
 def test_a_forwarded_copy_of_the_accepted_advert_is_dropped_for_its_ttl() -> None:

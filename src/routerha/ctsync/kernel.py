@@ -756,11 +756,14 @@ class _EventSocket:
         return portid in self.own or (mtype >> 8 == _SUBSYS_EXP and not self.expectations)
 
     def fail(self, reason: str) -> None:
-        """Count as an overrun: the reader replaces the socket, the consumer dumps again."""
+        """Count as an overrun: the reader replaces the socket, the consumer dumps again.
+        Nothing more is read from this one (it would only be dropped)."""
         if self.failure is None:
             self.failure = reason
             self.backlog.clear()
             self.queued = 0
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(self.socket.fileno())
         self.wakeup.set()
 
     def shutdown(self) -> None:

@@ -276,3 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         pidfile.remove()
     return 0
+
+
+if __name__ == "__main__":
+    # ``python -m routerha.daemon.main`` still runs the daemon (with ssl loaded):
+    # ``python -m routerha.daemon`` is the way that keeps it out.
+    sys.exit(main())

@@ -70,6 +70,11 @@ _SEQUENCE = struct.Struct("=I")
 _SEQUENCE_OFFSET = 8
 #: Large enough for any one datagram of a dump (the kernel sends at most 32 KiB).
 _RECV_SIZE = 1 << 16
+#: Seconds a link or address request may take to be answered in full.
+REQUEST_TIMEOUT = 10.0
+#: The most queued link notifications dropped after an overrun (the socket holds
+#: fewer: they are what its buffer had room for).
+STALE_NOTIFICATIONS = 4096
 
 
 @dataclass(frozen=True)
@@ -89,12 +94,13 @@ def parse_link(payload: bytes) -> Link | None:
     name = found.get(IFLA_IFNAME)
     if name is None:
         return None
-    state = found.get(IFLA_OPERSTATE, b"\0")[:1] or b"\0"
+    # No operational state reported counts as down (the kernel always reports one).
+    state = found.get(IFLA_OPERSTATE, b"")[:1]
     return Link(
         index=index,
         name=nlmsg.cstring(name),
         mac=found.get(IFLA_ADDRESS, b"\0" * 6),
-        up=bool(flags & IFF_UP) and state[0] in _UP_STATES,
+        up=bool(flags & IFF_UP) and bool(state) and state[0] in _UP_STATES,
     )
 
 
@@ -201,28 +207,48 @@ class Netlink:
 
         A dump ends with NLMSG_DONE, anything else with the acknowledgement (an
         NLMSG_ERROR of 0) that NLM_F_ACK asks for. An error in ``ignore`` ends it
-        quietly; any other raises OSError naming the request.
+        quietly; any other raises OSError naming the request. A request that gets
+        no end within REQUEST_TIMEOUT, or is cancelled, leaves a fresh socket
+        behind (the kernel may still be in the middle of its dump on the old one).
         """
-        loop = asyncio.get_running_loop()
         async with self._lock:
             self.sequence = self.sequence % 0xFFFFFFFF + 1
-            wanted = self.sequence
             flags |= nlmsg.NLM_F_REQUEST | nlmsg.NLM_F_ACK
-            await loop.sock_sendall(self.sock, nlmsg.message(kind, flags, wanted, body))
-            found: list[tuple[int, bytes]] = []
-            while True:
-                data = await loop.sock_recv(self.sock, _RECV_SIZE)
-                for mtype, _flags, sequence, payload in nlmsg.messages(data):
-                    if sequence != wanted:
-                        continue  # the late answer to a request that was cancelled
-                    if mtype == nlmsg.NLMSG_DONE:
-                        return found
-                    if mtype == nlmsg.NLMSG_ERROR:
-                        code = nlmsg.error_code(payload)
-                        if code and code not in ignore:
-                            raise OSError(code, f"netlink request {kind}: {os.strerror(code)}")
-                        return found
-                    found.append((mtype, payload))
+            request = nlmsg.message(kind, flags, self.sequence, body)
+            try:
+                return await asyncio.wait_for(
+                    self._exchange(request, self.sequence, kind, ignore), REQUEST_TIMEOUT
+                )
+            except asyncio.TimeoutError:
+                self._reopen()
+                raise OSError(errno.ETIMEDOUT, f"netlink request {kind}: no answer") from None
+            except asyncio.CancelledError:
+                self._reopen()
+                raise
+
+    async def _exchange(
+        self, request: bytes, wanted: int, kind: int, ignore: tuple[int, ...]
+    ) -> list[tuple[int, bytes]]:
+        loop = asyncio.get_running_loop()
+        await loop.sock_sendall(self.sock, request)
+        found: list[tuple[int, bytes]] = []
+        while True:
+            data = await loop.sock_recv(self.sock, _RECV_SIZE)
+            for mtype, _flags, sequence, payload in nlmsg.messages(data):
+                if sequence != wanted:
+                    continue  # the late answer to an earlier request
+                if mtype in (nlmsg.NLMSG_DONE, nlmsg.NLMSG_ERROR):
+                    # A dump's end may carry no code at all: that is success.
+                    done_bare = mtype == nlmsg.NLMSG_DONE and len(payload) < nlmsg.ERRNO.size
+                    code = 0 if done_bare else nlmsg.error_code(payload)
+                    if code and code not in ignore:
+                        raise OSError(code, f"netlink request {kind}: {os.strerror(code)}")
+                    return found
+                found.append((mtype, payload))
+
+    def _reopen(self) -> None:
+        self.sock.close()
+        self.sock = _open()
 
     async def link(self, name: str) -> Link | None:
         body = link_body(attrs=nlmsg.attr(IFLA_IFNAME, name.encode() + b"\0"))
@@ -263,7 +289,8 @@ class Netlink:
 
     async def add_address(self, index: int, iface: IPInterface, nodad: bool = False) -> None:
         body = address_body(index, iface, nodad=nodad)
-        await self._request(RTM_NEWADDR, nlmsg.NLM_F_CREATE, body, ignore=(errno.EEXIST,))
+        flags = nlmsg.NLM_F_CREATE | nlmsg.NLM_F_EXCL
+        await self._request(RTM_NEWADDR, flags, body, ignore=(errno.EEXIST,))
 
     async def add_macvlan(self, name: str, parent: int, mac: str) -> None:
         info = nlmsg.nested(
@@ -313,16 +340,36 @@ class Netlink:
                 try:
                     data = await loop.sock_recv(monitor, _RECV_SIZE)
                 except OSError as error:
-                    if error.errno != errno.ENOBUFS:
-                        raise
-                    log.warning("link notifications overran: reading every link again")
-                    for link in await self.links():
-                        changed(link)
+                    await self._resync_links(monitor, error, changed)
                     continue
                 for link in _new_links(data):
                     changed(link)
         finally:
             monitor.close()
+
+    async def _resync_links(
+        self, monitor: socket.socket, error: OSError, changed: Callable[[Link], None]
+    ) -> None:
+        """After notifications were lost (ENOBUFS) or the socket failed: read every
+        link again. What is still queued predates the loss and is dropped first, so
+        that an old state does not overwrite the fresh one."""
+        log.warning("link notifications: %s: reading every link again", error)
+        if error.errno != errno.ENOBUFS:
+            await asyncio.sleep(1.0)  # not a busy loop on a socket that keeps failing
+        for _stale in range(STALE_NOTIFICATIONS):
+            try:
+                monitor.recv(_RECV_SIZE)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                continue
+        try:
+            links = await self.links()
+        except OSError as failure:
+            log.warning("cannot read the links: %s", failure)
+            return
+        for link in links:
+            changed(link)
 
     def close(self) -> None:
         self.sock.close()

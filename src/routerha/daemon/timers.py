@@ -20,8 +20,14 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import logging
 from collections.abc import Hashable
 from typing import Callable
+
+log = logging.getLogger("routerhad")
+
+#: Superseded heap entries tolerated beyond twice the armed timers before a rebuild.
+COMPACT_SLACK = 64
 
 
 class Timers:
@@ -54,6 +60,10 @@ class Timers:
         if queued is not None and queued <= at:
             return  # moved later: the live entry finds the new deadline when it is due
         self._push(key, at)
+        if len(self._heap) > 2 * len(self.deadlines) + COMPACT_SLACK:
+            # Entries superseded by earlier ones wait in the heap until due; deadlines
+            # moved back and forth (hostile adverts can do that) must not pile them up.
+            self._compact()
         if at < self._armed_for:
             self._arm(at)
 
@@ -68,9 +78,18 @@ class Timers:
         if self._handle is not None:
             self._handle.cancel()
         self._handle = None
+        self._armed_for = float("inf")
         self.deadlines.clear()
         self._heap.clear()
         self._queued.clear()
+
+    def _compact(self) -> None:
+        """One live entry per armed timer, at its deadline."""
+        self._heap = [(at, next(self._order), key) for key, at in self.deadlines.items()]
+        heapq.heapify(self._heap)
+        self._queued = {key: at for at, _order, key in self._heap}
+        if self._heap:
+            self._arm(self._heap[0][0])
 
     def _push(self, key: Hashable, at: float) -> None:
         self._queued[key] = at
@@ -100,12 +119,19 @@ class Timers:
             if deadline - self.slack > now:
                 self._push(key, deadline)  # moved later meanwhile
                 continue
-            del self.deadlines[key]
             due.append((key, deadline))
-        for key, deadline in due:
-            # May schedule again (the Adver_Timer re-arms itself).
-            self.expired(key, deadline)
-        self._settle()
+        try:
+            for key, deadline in due:
+                if self.deadlines.get(key) != deadline:
+                    continue  # cancelled or moved by an earlier timer's callback
+                del self.deadlines[key]
+                try:
+                    # May schedule again (the Adver_Timer re-arms itself).
+                    self.expired(key, deadline)
+                except Exception:  # one group's failure must not stop the others' timers
+                    log.exception("timer %s: its expiry failed", key)
+        finally:
+            self._settle()
 
     def _settle(self) -> None:
         """Move stale entries off the top, then wake for the earliest real deadline."""

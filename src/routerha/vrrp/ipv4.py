@@ -78,6 +78,13 @@ class Ipv4Datagram:
         return same_digest(expected, self.ah.icv)
 
 
+def load_authentication() -> None:
+    """Import what authentication needs now, when a group that uses it is set up,
+    rather than on its first advert (loading OpenSSL takes a few milliseconds)."""
+    import hashlib  # noqa: PLC0415, F401
+    import hmac  # noqa: PLC0415, F401
+
+
 def same_digest(a: bytes, b: bytes) -> bool:
     """Constant-time comparison. hmac is imported on first use: it loads OpenSSL,
     about 4 MB of the daemon's memory, which only authenticated groups need."""

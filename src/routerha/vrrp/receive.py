@@ -49,6 +49,8 @@ class _GroupCheck:
     def __post_init__(self) -> None:
         auth = self.group.authentication
         passwords = auth.receive_passwords if auth else ()
+        if passwords:
+            ipv4.load_authentication()
         # Simple passwords and AH keys are both the password in 8 zero-padded octets.
         self.keys = tuple(ipv4.ah_key(p) for p in passwords)
 

@@ -32,6 +32,8 @@ class Sender:
         self.pseudo_header_checksum = pseudo_header_checksum
         self._identification = 0
         auth = group.authentication
+        if auth is not None:
+            ipv4.load_authentication()
         self._auth_type = auth.type.wire_code if auth else packet.V2_AUTH_NONE
         self._auth_data = _ZERO_AUTH
         if auth is not None and auth.type is AuthType.PLAINTEXT:
