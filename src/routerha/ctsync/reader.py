@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from pyroute2.netlink import NLMSG_DONE, NLMSG_ERROR, nla, nla_base, nlmsg_base
+from pyroute2.netlink import nla, nla_base, nlmsg_base
 
 from routerha import nlmsg
 
@@ -193,13 +193,13 @@ class Reader:
             body = offset + nlmsg.HEADER.size
             error = None
             attrs = None
-            if mtype == NLMSG_ERROR:
+            if mtype == nlmsg.NLMSG_ERROR:
                 error = (
                     -nlmsg.ERRNO.unpack_from(data, body)[0]
                     if length >= nlmsg.HEADER.size + 4
                     else 0
                 )
-            elif mtype != NLMSG_DONE:
+            elif mtype != nlmsg.NLMSG_DONE:
                 schema = self.schemas.get(mtype)
                 if schema is not None:
                     attrs = decode_attrs(schema, data, body + _NFGENMSG_SIZE, offset + length)

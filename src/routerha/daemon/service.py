@@ -222,7 +222,7 @@ class Service:
             return
         # In a worker thread: the import takes about 0.2 s, which would stall the
         # groups' 10 ms timers on a reload that turns the sync on.
-        ConntrackTable, ConntrackSyncService, SyncLink = await self.loop.run_in_executor(
+        table_class, service_class, link_class = await self.loop.run_in_executor(
             None, import_conntrack_sync
         )
         await self._lookup(sync.interface, required=True)
@@ -230,11 +230,11 @@ class Service:
         local = sync.listen_address or await self.netlink.primary_address(link.index, False, set())
         if local is None or local.version != 4:
             raise ServiceError(f"conntrack_sync: {sync.interface} has no IPv4 address to sync from")
-        table = ConntrackTable(
+        table = table_class(
             event_buffer=sync.event_listen_queue_size << 20, expect_helpers=sync.expect_sync
         )
-        self.ctsync = ConntrackSyncService(
-            sync, table, SyncLink(sync, link.index, local), self._retrack_all
+        self.ctsync = service_class(
+            sync, table, link_class(sync, link.index, local), self._retrack_all
         )
         await self.ctsync.start()
 

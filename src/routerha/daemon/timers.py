@@ -51,7 +51,7 @@ class Timers:
         self._order = itertools.count()
         self._handle: asyncio.TimerHandle | None = None
         self._armed_for = float("inf")
-        #: Loop wake-ups, for the status and the benchmarks.
+        #: Loop wake-ups so far (the tests count them).
         self.wakeups = 0
 
     def schedule(self, key: Hashable, at: float) -> None:
